@@ -1,0 +1,37 @@
+# fedpriv developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONSTRAINTS ?= requirements/constraints.txt
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-all test-slow sweep run report bench clean
+
+help: ## List the targets with what they do
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+install: ## Create $(VENV) and install fedpriv with its dev extra (pinned by $(CONSTRAINTS))
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
+	@$(PY) -c "import fedpriv, torch, torchvision; print('fedpriv', fedpriv.__version__, '| torch', torch.__version__, '| torchvision', torchvision.__version__)"
+
+test: ## Run the fast test suite (no slow or GPU tests)
+	$(PY) -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)
+
+test-slow: ## Run only the slow tests (long attacks on real images)
+	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
+
+test-all: ## Run every test; GPU tests skip themselves without a GPU
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: ## One trial with the default config (offline, real images, about a minute on a laptop CPU)
+	$(PY) -m fedpriv.sweep
+
+sweep: ## Example sweep: augmentation defense at five magnitudes, written under multirun/
+	$(PY) -m fedpriv.sweep -m defense=augment defense.magnitude=1,3,5,7,9
+
+clean: ## Remove caches and test outputs (keeps $(VENV) and multirun/)
+	rm -rf .pytest_cache outputs
+	find . -name __pycache__ -prune -exec rm -rf {} +

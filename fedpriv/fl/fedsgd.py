@@ -1,0 +1,26 @@
+"""FedSGD: the client shares the gradient of its loss on one batch (the threat model of DLG and Inverting Gradients)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fedpriv.config.constraints import Range
+from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients, per_sample_gradients
+
+
+class FedSGD(Protocol):
+    """One gradient of the mean cross-entropy over a batch of the client's images.
+
+    Args:
+        batch_size: images per shared gradient (the attacker reconstructs them jointly); default 1.
+    """
+
+    name = "fedsgd"
+
+    def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1):
+        self.batch_size = batch_size
+
+    def shared_update(self, model, x, labels, *, defend_update):
+        gradients = batch_gradients(model, x, labels)
+        gradients = defend_update(gradients, per_sample=lambda: per_sample_gradients(model, x, labels))
+        return SharedUpdate([g.detach() for g in gradients], batch_size=len(labels), kind="gradient")

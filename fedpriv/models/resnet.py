@@ -1,0 +1,41 @@
+"""ResNet-18 from torchvision with the usual small-image stem (3x3 stride-1 first convolution, no max-pool)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import torchvision
+from torch import nn
+
+from fedpriv.config.constraints import OneOf
+from fedpriv.models.common import InShape, NumClasses
+
+
+class ResNet18(nn.Module):
+    """torchvision's ResNet-18, with the stem adapted to the dataset's channels.
+
+    Args:
+        stem: ``small`` (3x3 stride 1, no max-pool: the CIFAR variant) or ``imagenet`` (7x7 stride 2 + max-pool),
+            for inputs of 64 pixels and more.
+    """
+
+    name = "resnet18"
+
+    def __init__(
+        self,
+        *,
+        in_shape: InShape,
+        num_classes: NumClasses,
+        stem: Annotated[str, OneOf(("small", "imagenet"))] = "small",
+    ):
+        super().__init__()
+        net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+        if stem == "small":
+            net.conv1 = nn.Conv2d(in_shape[0], 64, kernel_size=3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
+        elif in_shape[0] != 3:
+            net.conv1 = nn.Conv2d(in_shape[0], 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)

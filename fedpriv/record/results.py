@@ -1,0 +1,53 @@
+"""The results contract: one row per (trial, class) in ``results.csv``, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from fedpriv.utils.io import atomic_write_text
+
+# Columns every trial writes, in this order (DESIGN.md's contract first, then the extras fedpriv adds).
+COLUMNS = [
+    "dataset", "model", "fl", "defense", "op", "magnitude", "attack", "seed", "class", "n", "ma", "aa",
+    "psnr", "ssim", "lpips", "mse", "epsilon", "overrides",
+    "trial_id", "class_id", "label_acc", "psnr_defended", "ssim_defended", "psnr_init", "attack_seconds",
+    "batch_size", "iterations", "victim_trained", "noise_multiplier", "max_grad_norm", "classifier_acc",
+    "evaluator_acc",
+]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return repr(round(value, 6)) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    return str(value)
+
+
+def format_rows(rows: Iterable[dict[str, Any]]) -> str:
+    rows = list(rows)
+    extra = sorted({k for r in rows for k in r} - set(COLUMNS))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS + extra, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in COLUMNS + extra})
+    return out.getvalue()
+
+
+def write_results(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> Path:
+    """Write ``rows`` to ``path`` in one atomic step: readers see the old file or the whole new one."""
+    atomic_write_text(path, format_rows(rows))
+    return Path(path)
+
+
+def read_results(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,216 @@
+"""One trial, top to bottom: data, models, defense, shared update, attack, metrics, record.
+
+:func:`run_trial` is what ``python -m fedpriv.sweep`` runs for each job; tests call it directly with a config
+from Hydra's compose API.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+
+from fedpriv.attacks.base import AttackProblem
+from fedpriv.config.validate import validate
+from fedpriv.data.targets import make_batches, resolve_classes, select_targets
+from fedpriv.defenses.base import NoDefense
+from fedpriv.metrics import LpipsScorer, image_scores
+from fedpriv.record import save_grid, write_results
+from fedpriv.training.builders import build_model, trained_model
+from fedpriv.training.cache import ModelCache, load_weights
+from fedpriv.training.classifier import predict
+from fedpriv.utils.io import stable_hash
+from fedpriv.utils.runtime import resolve_device
+
+log = logging.getLogger(__name__)
+# Keys that change how a trial is run or reported, not what it measures; left out of its identity.
+_NOT_IDENTITY = ("hydra", "logger", "progress", "paths", "device", "record")
+
+
+def trial_identity(cfg: DictConfig) -> str:
+    values = OmegaConf.to_container(cfg, resolve=True)
+    for key in _NOT_IDENTITY:
+        values.pop(key, None)
+    return stable_hash(values)
+
+
+@dataclass
+class TrialOutput:
+    rows: list[dict]
+    objective: float
+    results_path: Path
+    grid_path: Path | None
+    images: dict[str, Tensor] = field(default_factory=dict)
+
+
+def _build(node: DictConfig, what: str):
+    log.info("building %s <%s>", what, node._target_)
+    return instantiate(node)
+
+
+def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] | None = None) -> TrialOutput:
+    validate(cfg)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    seed = int(cfg.seed)
+    trial_id = trial_identity(cfg)
+
+    dataset = _build(cfg.dataset, "dataset")
+    protocol = _build(cfg.fl, "fl")
+    defense = _build(cfg.defense, "defense")
+    attack = _build(cfg.attack, "attack")
+    logger = _build(cfg.logger, "logger")
+
+    data = dataset.load()
+    defense.bind(data.classes)
+    class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)
+    log.info("data: %s, %d train / %d test images of shape %s", data.name, len(data.train), len(data.test), data.shape)
+
+    logger.start(config=OmegaConf.to_container(cfg, resolve=True), run_name=f"{trial_id}", output_dir=output_dir)
+    failed = True
+    try:
+        cache = ModelCache(cfg.paths.cache_dir)
+        common = dict(dataset_cfg=cfg.dataset, data=data, cache=cache, device=device, progress=cfg.progress)
+        classifier, classifier_meta = trained_model(
+            "classifier", model_cfg=cfg.model, training_cfg=cfg.training, defense=defense,
+            epochs=cfg.training.epochs, seed=seed, **common)
+        evaluator, evaluator_meta = trained_model(
+            "evaluator", model_cfg=cfg.evaluator.model, training_cfg=cfg.evaluator.training, defense=NoDefense(),
+            epochs=cfg.evaluator.training.epochs, seed=cfg.evaluator.seed, **common)
+        victim = _victim(cfg, data, defense, classifier, common, seed)
+
+        images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
+        rows = _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides or [],
+                      defense, protocol, attack, classifier_meta, evaluator_meta)
+        results_path = write_results(output_dir / cfg.record.results_file, rows)
+        grid_path = None
+        if cfg.record.grid:
+            grid_path = output_dir / "reconstructions.png"
+            save_grid(grid_path, [images["original"], images["defended"], images["reconstruction"]],
+                      limit=cfg.record.grid_images)
+        summary = _summary(rows)
+        logger.log_trial(rows=rows, grid=grid_path, summary=summary)
+        objective = summary.get(cfg.objective, float("nan"))
+        log.info("trial %s: %s", trial_id, ", ".join(f"{k}={v:.4g}" for k, v in summary.items()))
+        failed = False
+        return TrialOutput(rows, objective, results_path, grid_path, images)
+    finally:
+        logger.finish(failed=failed)
+
+
+def _victim(cfg, data, defense, classifier, common, seed):
+    """The attacked model: from a file, the defended classifier after N epochs, or an untrained copy."""
+    if cfg.victim.checkpoint:
+        victim = build_model(cfg.model, data, defense, seed=seed)
+        load_weights(victim, cfg.victim.checkpoint)
+        victim = victim.to(common["device"])
+    elif cfg.victim.train_epochs == cfg.training.epochs:
+        victim = classifier
+    elif cfg.victim.train_epochs > 0:
+        victim, _ = trained_model("classifier", model_cfg=cfg.model, training_cfg=cfg.training, defense=defense,
+                                  epochs=cfg.victim.train_epochs, seed=seed, **common)
+    else:
+        victim = build_model(cfg.model, data, defense, seed=seed).to(common["device"])
+    return victim.train(cfg.victim.mode == "train")
+
+
+def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed) -> dict[str, Tensor]:
+    """Attack every target batch; returns originals, defended inputs and reconstructions in [0, 1]."""
+    targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
+                             fraction=cfg.targets.fraction, seed=seed)
+    batches = make_batches(targets, data.test.labels, batch_size=protocol.batch_size, batching=cfg.targets.batching,
+                           seed=seed)
+    log.info("attacking %d images in %d shared updates", len(targets), len(batches))
+    generator = torch.Generator().manual_seed(seed)
+    bounds = data.bounds(device)
+    out = {k: [] for k in ("index", "original", "defended", "reconstruction", "initial", "labels", "guessed", "seconds")}
+    for number, index in enumerate(batches):
+        originals, labels = data.test.images[index], data.test.labels[index]
+        defended = defense.defend_inputs(originals, labels, generator=generator)
+        x = data.normalize(defended).to(device)
+        update = protocol.shared_update(victim, x, labels.to(device), defend_update=defense.defend_update)
+        problem = AttackProblem(model=victim, update=update, shape=tuple(data.shape), num_classes=data.num_classes,
+                                bounds=bounds, labels=labels.to(device), seed=seed * 100003 + number, device=device,
+                                progress=cfg.progress)
+        start = time.perf_counter()
+        result = attack.reconstruct(problem)
+        seconds = result.info.get("attack_seconds", time.perf_counter() - start)
+        out["index"].append(index)
+        out["original"].append(originals.float() / 255)
+        out["defended"].append(defended.float() / 255)
+        out["reconstruction"].append(data.denormalize(result.images.detach()).cpu())
+        initial = result.initial if result.initial is not None else torch.full_like(result.images, float("nan"))
+        out["initial"].append(data.denormalize(initial.detach()).cpu())
+        out["labels"].append(labels)
+        out["guessed"].append(result.labels.detach().cpu().view(-1)[: len(labels)])
+        out["seconds"].append(torch.full((len(labels),), seconds / len(labels)))
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides, defense, protocol,
+           attack, classifier_meta, evaluator_meta) -> list[dict]:
+    labels = images["labels"]
+    leak = image_scores(images["reconstruction"], images["original"])
+    vs_defended = image_scores(images["reconstruction"], images["defended"])
+    vs_init = image_scores(images["initial"], images["original"])
+    lpips = LpipsScorer(backbone=cfg.metrics.lpips.backbone, download=cfg.metrics.lpips.download,
+                        enabled=cfg.metrics.lpips.enabled, device=device)
+    lpips_values = lpips(images["reconstruction"], images["original"]) if lpips.available else None
+    # MA: the defended classifier on the exact inputs whose update was shared; AA: the judge on reconstructions.
+    model_correct = (predict(classifier, data.normalize(images["defended"]), data.normalize, device).cpu() == labels)
+    attack_correct = (predict(evaluator, data.normalize(images["reconstruction"]), data.normalize, device).cpu() == labels)
+    label_correct = images["guessed"] == labels
+
+    epsilon = classifier_meta.get("epsilon")
+    choices = {"dataset": data.name, "model": _name(cfg.model), "fl": protocol.name, "defense": defense.name,
+               "attack": attack.name}
+    rows = []
+    for c in class_ids:
+        mask = labels == c
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        mean = lambda t: float(t[mask].float().mean()) if t is not None else None
+        rows.append({
+            **choices, **defense.describe(c),
+            "seed": cfg.seed, "class": data.classes[c], "n": n,
+            "ma": mean(model_correct), "aa": mean(attack_correct),
+            "psnr": mean(leak["psnr"]), "ssim": mean(leak["ssim"]), "lpips": mean(lpips_values), "mse": mean(leak["mse"]),
+            "epsilon": epsilon, "overrides": " ".join(overrides), "trial_id": trial_id, "class_id": c,
+            "label_acc": mean(label_correct), "psnr_defended": mean(vs_defended["psnr"]),
+            "ssim_defended": mean(vs_defended["ssim"]), "psnr_init": mean(vs_init["psnr"]),
+            "attack_seconds": mean(images["seconds"]), "batch_size": protocol.batch_size,
+            "iterations": getattr(attack, "iterations", None), "victim_trained": _victim_trained(cfg),
+            "classifier_acc": classifier_meta.get("test_accuracy"), "evaluator_acc": evaluator_meta.get("test_accuracy"),
+        })
+    return rows
+
+
+def _victim_trained(cfg) -> bool:
+    return bool(cfg.victim.checkpoint) or cfg.victim.train_epochs > 0
+
+
+def _name(model_cfg) -> str:
+    from hydra.utils import get_class
+
+    return getattr(get_class(model_cfg._target_), "name", model_cfg._target_.rsplit(".", 1)[-1].lower())
+
+
+def _summary(rows: list[dict]) -> dict[str, float]:
+    """Means over classes, weighted equally (as the seed papers average per-class accuracies)."""
+    summary = {}
+    for key in ("ma", "aa", "psnr", "ssim", "lpips", "mse", "label_acc"):
+        values = [r[key] for r in rows if r.get(key) is not None and math.isfinite(r[key])]
+        if values:
+            summary[key] = sum(values) / len(values)
+    if "ma" in summary and "aa" in summary:
+        summary["ma_minus_aa"] = summary["ma"] - summary["aa"]
+    return summary

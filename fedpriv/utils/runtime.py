@@ -1,0 +1,43 @@
+"""Device choice and quieter Lightning defaults."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from fedpriv.config.validate import ConfigError
+
+        raise ConfigError(["device='cuda' but no CUDA device is available; allowed here: auto, cpu"])
+    return torch.device(name)
+
+
+def quiet_lightning() -> None:
+    """Lightning announces hardware and tips on every Trainer; a sweep builds hundreds of them."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
+    warnings.filterwarnings("ignore", message=".*Trying to infer the `batch_size`.*")
+    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # The attack keeps the victim in the client's mode (often eval) inside a module Lightning trains.
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")
+
+
+def trainer_kwargs(device: torch.device, *, progress: bool) -> dict:
+    return dict(
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        num_sanity_val_steps=0,
+    )
