@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 import torchvision.transforms.v2.functional as TF
+from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-from torchvision.io import ImageReadMode, decode_image, read_file
 
 from fedpriv.data.bundle import ImageSet
 from fedpriv.errors import DatasetNotFound
@@ -39,10 +39,11 @@ def read_imagefolder(root, train_per_class, test_per_class, subset_seed, channel
 
 
 def _decode_all(paths: list[str], channels: int, image_size: int | None) -> torch.Tensor:
-    mode = ImageReadMode.RGB if channels == 3 else ImageReadMode.GRAY
+    mode = "RGB" if channels == 3 else "L"
 
     def decode(path: str) -> torch.Tensor:
-        image = decode_image(read_file(path), mode=mode)
+        with Image.open(path) as img:
+            image = TF.pil_to_tensor(img.convert(mode))
         if image_size is not None and tuple(image.shape[-2:]) != (image_size, image_size):
             image = TF.center_crop(TF.resize(image, image_size, antialias=True), [image_size, image_size])
         return image

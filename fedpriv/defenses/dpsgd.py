@@ -61,18 +61,19 @@ class DPSGD(Defense):
         return model
 
     def private_training(self, module, optimizer, loader, *, epochs):
+        # Opacus warns that its RNG is not cryptographically secure (secure_mode is for deployment, not study).
+        warnings.filterwarnings("ignore", message=".*Secure RNG turned off.*")
+        warnings.filterwarnings("ignore", message=".*Full backward hook is firing.*")
+        warnings.filterwarnings("ignore", message=".*Optimal order is the (largest|smallest) alpha.*")
         engine = PrivacyEngine(accountant=self.accountant)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")
-            warnings.filterwarnings("ignore", message=".*full_backward_hook.*")
-            module, optimizer, loader = engine.make_private(
-                module=module,
-                optimizer=optimizer,
-                data_loader=loader,
-                noise_multiplier=self.noise_multiplier,
-                max_grad_norm=self.max_grad_norm,
-                poisson_sampling=self.poisson_sampling,
-            )
+        module, optimizer, loader = engine.make_private(
+            module=module,
+            optimizer=optimizer,
+            data_loader=loader,
+            noise_multiplier=self.noise_multiplier,
+            max_grad_norm=self.max_grad_norm,
+            poisson_sampling=self.poisson_sampling,
+        )
         return TrainingSetup(
             module, optimizer, loader, epsilon=lambda: float(engine.get_epsilon(self.delta)),
             info={"sample_rate": 1.0 / max(len(loader), 1)},

@@ -1,0 +1,95 @@
+"""The 14 operations on real images: level 0 is the identity, level 9 the seed's maximum, scales grow with level."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fedpriv.config import ConfigError
+from fedpriv.data import Digits
+from fedpriv.defenses import Augment, AugmentPerClass
+from fedpriv.defenses.augment_ops import OP_NAMES, SIGNED_OPS, apply_op
+
+MAGNITUDE_FREE = {"autocontrast", "equalize", "invert"}
+
+
+@pytest.fixture(scope="module")
+def images(cifar10_root):
+    from fedpriv.data import CIFAR10
+
+    return CIFAR10(root=str(cifar10_root), train_per_class=1, test_per_class=2).load().test.images
+
+
+def test_fourteen_ops():
+    assert len(OP_NAMES) == 14
+
+
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_level_zero_is_identity_and_level_nine_changes_the_image(images, op):
+    assert torch.equal(apply_op(images, op, 0), images)
+    strongest = apply_op(images, op, 9)
+    assert strongest.dtype == torch.uint8 and strongest.shape == images.shape
+    assert (strongest.float() - images.float()).abs().mean() > 1.0
+
+
+@pytest.mark.parametrize("op", sorted(MAGNITUDE_FREE))
+def test_magnitude_free_ops_ignore_levels_one_to_nine(images, op):
+    first = apply_op(images, op, 1)
+    assert all(torch.equal(apply_op(images, op, level), first) for level in range(2, 10))
+
+
+@pytest.mark.parametrize("op", sorted(set(OP_NAMES) - MAGNITUDE_FREE))
+def test_distortion_grows_with_magnitude(images, op):
+    change = [(apply_op(images, op, level).float() - images.float()).abs().mean().item() for level in (1, 5, 9)]
+    assert change[0] < change[1] < change[2], change
+
+
+def test_posterize_and_solarize_extremes(images):
+    assert set(apply_op(images, "posterize", 9).unique().tolist()) <= {0, 128}  # 7 bits removed, 1 kept
+    assert torch.equal(apply_op(images, "solarize", 9), 255 - images)  # threshold 0: every pixel inverted
+    inverted = (apply_op(images, "solarize", 7) != images).float().mean()
+    assert 0.5 < inverted < 0.95  # seed 000: level 7 inverts "approximately 78%" of CIFAR pixels
+
+
+def test_random_sign_is_seeded_per_image(images):
+    defense = Augment(op="brightness", magnitude=9)
+    labels = torch.zeros(len(images), dtype=torch.long)
+    a = defense.defend_inputs(images, labels, generator=torch.Generator().manual_seed(0))
+    b = defense.defend_inputs(images, labels, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    brighter = a.float().mean((1, 2, 3)) > images.float().mean((1, 2, 3))
+    assert brighter.any() and (~brighter).any()  # both directions occur over 20 images
+    fixed = Augment(op="brightness", magnitude=9, random_sign=False).defend_inputs(images, labels, generator=None)
+    assert (fixed.float().mean((1, 2, 3)) >= images.float().mean((1, 2, 3))).all()
+    assert "brightness" in SIGNED_OPS
+
+
+def test_ops_work_on_grey_images():
+    grey = Digits().load().test.images[:8]
+    for op in OP_NAMES:
+        assert apply_op(grey, op, 9).shape == grey.shape
+
+
+def test_per_class_policy_touches_only_listed_classes(images):
+    labels = torch.arange(len(images)) % 10
+    defense = AugmentPerClass(policy={"airplane": {"op": "invert", "magnitude": 1}, "3": {"op": "posterize", "magnitude": 9}})
+    defense.bind(["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"])
+    out = defense.defend_inputs(images, labels, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[labels == 0], 255 - images[labels == 0])
+    assert set(out[labels == 3].unique().tolist()) <= {0, 128}
+    untouched = (labels != 0) & (labels != 3)
+    assert torch.equal(out[untouched], images[untouched])
+    assert defense.describe(3) == {"op": "posterize", "magnitude": 9}
+    with pytest.raises(ConfigError) as err:
+        AugmentPerClass(policy={"zebra": {"op": "invert", "magnitude": 1}}).bind(["cat", "dog"])
+    assert "zebra" in str(err.value)
+
+
+def test_table3_preset_holds_the_papers_policy(compose_cfg):
+    cfg = compose_cfg("experiment=seed000_cifar10_table3")
+    policy = cfg.defense.policy
+    assert len(policy) == 10
+    assert (policy.airplane.op, policy.airplane.magnitude) == ("solarize", 7)
+    assert (policy.cat.op, policy.cat.magnitude) == ("posterize", 9)
+    assert (policy.deer.op, policy.deer.magnitude) == ("brightness", 9)
+    assert (policy.truck.op, policy.truck.magnitude) == ("solarize", 3)

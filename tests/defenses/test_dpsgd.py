@@ -1,0 +1,51 @@
+"""DP-SGD is really on: a huge noise multiplier destroys accuracy, epsilon is reported, updates are clipped."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import OmegaConf
+
+from fedpriv.data import Digits
+from fedpriv.defenses import DPSGD, NoDefense
+from fedpriv.fl import FedSGD
+from fedpriv.models import ConvNet, LeNet
+from fedpriv.training import train_classifier
+
+TRAINING = OmegaConf.create({"batch_size": 64, "optimizer": "adam", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0})
+
+
+def _train(defense, epochs=8):
+    data = Digits().load()
+    torch.manual_seed(0)
+    net = defense.adapt_model(LeNet(in_shape=data.shape, num_classes=10, activation="relu", init="default"))
+    return train_classifier(net, data, TRAINING, defense, epochs=epochs, seed=0, device=torch.device("cpu"), progress=False)
+
+
+def test_huge_noise_gives_chance_accuracy_and_no_defense_does_not():
+    clean = _train(NoDefense())
+    private = _train(DPSGD(noise_multiplier=1000.0, max_grad_norm=1.0))
+    moderate = _train(DPSGD(noise_multiplier=0.8, max_grad_norm=1.0))
+    assert clean.test_accuracy > 0.85 and clean.epsilon is None
+    assert private.test_accuracy < 0.2  # ten classes: chance is 0.1
+    assert 0 < private.epsilon < moderate.epsilon < float("inf")
+    assert moderate.test_accuracy > private.test_accuracy
+
+
+def test_batchnorm_is_replaced_for_private_training():
+    model = DPSGD().adapt_model(ConvNet(in_shape=(3, 32, 32), num_classes=10, width=4))
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert "BatchNorm2d" not in kinds and "GroupNorm" in kinds
+
+
+def test_shared_update_is_clipped_and_noised():
+    torch.manual_seed(0)
+    model = LeNet(in_shape=(1, 16, 16), num_classes=10)
+    x, y = torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])
+    plain = FedSGD(batch_size=4).shared_update(model, x, y, defend_update=NoDefense().defend_update)
+    clipped = FedSGD(batch_size=4).shared_update(
+        model, x, y, defend_update=DPSGD(noise_multiplier=0.0, max_grad_norm=1e-3).defend_update)
+    norm = lambda grads: torch.sqrt(sum(g.pow(2).sum() for g in grads))
+    assert norm(clipped.gradients) <= 1e-3 + 1e-6 < norm(plain.gradients)
+    noisy = FedSGD(batch_size=4).shared_update(
+        model, x, y, defend_update=DPSGD(noise_multiplier=10.0, max_grad_norm=1.0).defend_update)
+    assert norm(noisy.gradients) > 10 * norm(plain.gradients)
