@@ -17,12 +17,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from fedpriv.attacks.base import AttackProblem
+from fedpriv.attacks.base import AttackProblem, ServerKnowledge
 from fedpriv.config.validate import validate
 from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
-from fedpriv.metrics import LpipsScorer, image_scores
-from fedpriv.record import save_grid, write_results
+from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
+from fedpriv.record import save_grid, save_samples, write_results
 from fedpriv.training.builders import build_model, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
@@ -86,11 +86,13 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
             "evaluator", model_cfg=cfg.evaluator.model, training_cfg=cfg.evaluator.training, defense=NoDefense(),
             epochs=cfg.evaluator.training.epochs, seed=cfg.evaluator.seed, **common)
         victim = _victim(cfg, data, defense, classifier, common, seed)
+        victim = attack.prepare_model(victim, _server_knowledge(data, device, seed))
 
         images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
         rows = _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides or [],
                       defense, protocol, attack, classifier_meta, evaluator_meta)
         results_path = write_results(output_dir / cfg.record.results_file, rows)
+        save_samples(output_dir / "samples.pt", images, limit=cfg.record.grid_images)
         grid_path = None
         if cfg.record.grid:
             grid_path = output_dir / "reconstructions.png"
@@ -122,6 +124,26 @@ def _victim(cfg, data, defense, classifier, common, seed):
     return victim.train(cfg.victim.mode == "train")
 
 
+PUBLIC_IMAGES = 2048
+
+
+def _server_knowledge(data, device, seed) -> ServerKnowledge:
+    """The server's side information: the task's shapes and a seeded sample of the training split."""
+    pick = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))[:PUBLIC_IMAGES]
+    return ServerKnowledge(shape=tuple(data.shape), num_classes=data.num_classes, bounds=data.bounds(device),
+                           public_images=data.normalize(data.train.images[pick]).to(device), device=device, seed=seed)
+
+
+def _population(data, device):
+    """Other clients' data for aggregating protocols: images of the training split, drawn with ``generator``."""
+
+    def draw(n: int, generator: torch.Generator):
+        pick = torch.randint(len(data.train), (n,), generator=generator)
+        return data.normalize(data.train.images[pick]).to(device), data.train.labels[pick].to(device)
+
+    return draw
+
+
 def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed) -> dict[str, Tensor]:
     """Attack every target batch; returns originals, defended inputs and reconstructions in [0, 1]."""
     targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
@@ -130,27 +152,38 @@ def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, dev
                            seed=seed)
     log.info("attacking %d images in %d shared updates", len(targets), len(batches))
     generator = torch.Generator().manual_seed(seed)
+    others = torch.Generator().manual_seed(seed + 7919)
+    population = _population(data, device)
     bounds = data.bounds(device)
     out = {k: [] for k in ("index", "original", "defended", "reconstruction", "initial", "labels", "guessed", "seconds")}
     for number, index in enumerate(batches):
         originals, labels = data.test.images[index], data.test.labels[index]
         defended = defense.defend_inputs(originals, labels, generator=generator)
         x = data.normalize(defended).to(device)
-        update = protocol.shared_update(victim, x, labels.to(device), defend_update=defense.defend_update)
+        update = protocol.shared_update(victim, x, labels.to(device), defend_update=defense.defend_update,
+                                        population=population, generator=others)
         problem = AttackProblem(model=victim, update=update, shape=tuple(data.shape), num_classes=data.num_classes,
                                 bounds=bounds, labels=labels.to(device), seed=seed * 100003 + number, device=device,
                                 progress=cfg.progress)
         start = time.perf_counter()
         result = attack.reconstruct(problem)
         seconds = result.info.get("attack_seconds", time.perf_counter() - start)
+        reconstruction = data.denormalize(result.images.detach()).cpu()
+        guessed = result.labels.detach().cpu().view(-1)
+        initial = result.initial if result.initial is not None else torch.full_like(result.images, float("nan"))
+        initial = data.denormalize(initial.detach()).cpu()
+        if len(reconstruction) != len(labels) or len(labels) > 1:
+            # Batches come back unordered: pair each shared (defended) input with its own reconstruction.
+            order = match_reconstructions(reconstruction, defended.float() / 255)
+            reconstruction, initial = reconstruction[order], initial[order]
+            guessed = guessed[order] if len(guessed) == len(result.images) else guessed[: len(labels)]
         out["index"].append(index)
         out["original"].append(originals.float() / 255)
         out["defended"].append(defended.float() / 255)
-        out["reconstruction"].append(data.denormalize(result.images.detach()).cpu())
-        initial = result.initial if result.initial is not None else torch.full_like(result.images, float("nan"))
-        out["initial"].append(data.denormalize(initial.detach()).cpu())
+        out["reconstruction"].append(reconstruction)
+        out["initial"].append(initial)
         out["labels"].append(labels)
-        out["guessed"].append(result.labels.detach().cpu().view(-1)[: len(labels)])
+        out["guessed"].append(guessed)
         out["seconds"].append(torch.full((len(labels),), seconds / len(labels)))
     return {k: torch.cat(v) for k, v in out.items()}
 

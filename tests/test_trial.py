@@ -34,6 +34,8 @@ def test_results_have_one_row_per_class_within_the_contract(baseline):
         assert row["overrides"] == " ".join(FAST)
     assert (out / "reconstructions.png").stat().st_size > 1000
     assert output.images["reconstruction"].shape == (4, 1, 16, 16)
+    samples = torch.load(out / "samples.pt", weights_only=True)
+    assert samples["reconstruction"].dtype == torch.uint8 and samples["labels"].tolist() == [0, 1, 2, 3]
 
 
 def test_undefended_lenet_leaks(baseline):

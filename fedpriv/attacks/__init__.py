@@ -1,4 +1,4 @@
-from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction
+from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction, ServerKnowledge
 from fedpriv.attacks.inverting_gradients import InvertingGradients
 
-__all__ = ["Attack", "AttackProblem", "InvertingGradients", "Reconstruction"]
+__all__ = ["Attack", "AttackProblem", "InvertingGradients", "Reconstruction", "ServerKnowledge"]

@@ -12,6 +12,25 @@ from fedpriv.fl.base import SharedUpdate
 
 
 @dataclass
+class ServerKnowledge:
+    """What the server knows before any client computes an update.
+
+    Attributes:
+        shape / num_classes / bounds: the task's input shape, class count and model-space pixel box.
+        public_images: model-space images from the task's distribution that the server holds (the training
+            split, which the attacked clients' test images are disjoint from); a malicious server uses them to
+            calibrate its modified model, e.g. Imprint's bin thresholds.
+    """
+
+    shape: tuple[int, int, int]
+    num_classes: int
+    bounds: tuple[Tensor, Tensor]
+    public_images: Tensor
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+
+
+@dataclass
 class AttackProblem:
     """Everything the server knows when it attacks one shared update.
 
@@ -52,7 +71,15 @@ class Reconstruction:
 
 
 class Attack:
+    """An attack is a server: it may first change the model it sends (a malicious server), then it turns each
+    shared update into a reconstruction. Reconstructions of a batch may come in any order and in any number; the
+    trial matches them to the private images before scoring."""
+
     name: ClassVar[str] = "attack"
+
+    def prepare_model(self, model: nn.Module, knowledge: ServerKnowledge) -> nn.Module:
+        """The model the server sends to the clients; an honest-but-curious server sends it unchanged."""
+        return model
 
     def reconstruct(self, problem: AttackProblem) -> Reconstruction:
         raise NotImplementedError

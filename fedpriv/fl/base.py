@@ -44,12 +44,21 @@ def per_sample_gradients(model: nn.Module, x: Tensor, labels: Tensor) -> list[Te
     return [grads[name] for name, _ in model.named_parameters()]
 
 
+Population = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+"""Draws ``n`` images (model space) and labels of other clients, for protocols that mix several clients."""
+
+
 class Protocol:
-    """A user-side FL protocol: how the client turns its batch into the update the server sees."""
+    """A user-side FL protocol: how the target client turns its batch into the update the server sees.
+
+    ``population`` gives the protocol other clients' data when it aggregates several clients; protocols that
+    see only the target client ignore it.
+    """
 
     name: ClassVar[str] = "protocol"
     batch_size: int = 1
 
     def shared_update(self, model: nn.Module, x: Tensor, labels: Tensor, *,
-                      defend_update: Callable[..., list[Tensor]]) -> SharedUpdate:
+                      defend_update: Callable[..., list[Tensor]], population: Population | None = None,
+                      generator: torch.Generator | None = None) -> SharedUpdate:
         raise NotImplementedError

@@ -20,7 +20,7 @@ class FedSGD(Protocol):
     def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1):
         self.batch_size = batch_size
 
-    def shared_update(self, model, x, labels, *, defend_update):
+    def shared_update(self, model, x, labels, *, defend_update, population=None, generator=None):
         gradients = batch_gradients(model, x, labels)
         gradients = defend_update(gradients, per_sample=lambda: per_sample_gradients(model, x, labels))
         return SharedUpdate([g.detach() for g in gradients], batch_size=len(labels), kind="gradient")

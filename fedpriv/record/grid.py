@@ -27,3 +27,18 @@ def save_grid(path: str | os.PathLike, rows: list[Tensor], *, limit: int) -> Non
         images = F.interpolate(images, scale_factor=MIN_SIDE // side, mode="nearest")
     with atomic_path(path) as tmp:
         save_image(make_grid(images, nrow=n, padding=2, pad_value=1.0), tmp, format="png")
+
+
+def save_samples(path: str | os.PathLike, images: dict[str, Tensor], *, limit: int) -> None:
+    """Keep the first ``limit`` images of each kind as uint8 tensors (``torch.load(..., weights_only=True)``),
+    one per class first, so reports can assemble montages without re-running anything."""
+    labels = images["labels"]
+    first = torch.unique(labels, sorted=True)
+    order = [int((labels == c).nonzero()[0]) for c in first]
+    order += [i for i in range(len(labels)) if i not in set(order)]
+    pick = torch.tensor(order[:limit], dtype=torch.long)
+    payload = {k: (images[k][pick] * 255).round().clamp(0, 255).to(torch.uint8)
+               for k in ("original", "defended", "reconstruction")}
+    payload["labels"] = labels[pick].clone()
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
