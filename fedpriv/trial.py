@@ -155,19 +155,25 @@ def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, dev
     others = torch.Generator().manual_seed(seed + 7919)
     population = _population(data, device)
     bounds = data.bounds(device)
-    out = {k: [] for k in ("index", "original", "defended", "reconstruction", "initial", "labels", "guessed", "seconds")}
+    problems, shared = [], []
     for number, index in enumerate(batches):
         originals, labels = data.test.images[index], data.test.labels[index]
         defended = defense.defend_inputs(originals, labels, generator=generator)
         x = data.normalize(defended).to(device)
         update = protocol.shared_update(victim, x, labels.to(device), defend_update=defense.defend_update,
                                         population=population, generator=others)
-        problem = AttackProblem(model=victim, update=update, shape=tuple(data.shape), num_classes=data.num_classes,
-                                bounds=bounds, labels=labels.to(device), seed=seed * 100003 + number, device=device,
-                                progress=cfg.progress)
-        start = time.perf_counter()
-        result = attack.reconstruct(problem)
-        seconds = result.info.get("attack_seconds", time.perf_counter() - start)
+        problems.append(AttackProblem(model=victim, update=update, shape=tuple(data.shape),
+                                      num_classes=data.num_classes, bounds=bounds, labels=labels.to(device),
+                                      seed=seed * 100003 + number, device=device, progress=cfg.progress,
+                                      protocol=protocol))
+        shared.append((index, originals, defended, labels))
+
+    start = time.perf_counter()
+    results = attack.reconstruct_many(problems)
+    fallback_seconds = (time.perf_counter() - start) / max(len(problems), 1)
+    out = {k: [] for k in ("index", "original", "defended", "reconstruction", "initial", "labels", "guessed", "seconds")}
+    for (index, originals, defended, labels), result in zip(shared, results):
+        seconds = result.info.get("attack_seconds", fallback_seconds)
         reconstruction = data.denormalize(result.images.detach()).cpu()
         guessed = result.labels.detach().cpu().view(-1)
         initial = result.initial if result.initial is not None else torch.full_like(result.images, float("nan"))

@@ -1,4 +1,5 @@
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction, ServerKnowledge
 from fedpriv.attacks.inverting_gradients import InvertingGradients
+from fedpriv.attacks.optimization import OptimizationAttack
 
-__all__ = ["Attack", "AttackProblem", "InvertingGradients", "Reconstruction", "ServerKnowledge"]
+__all__ = ["Attack", "AttackProblem", "InvertingGradients", "OptimizationAttack", "Reconstruction", "ServerKnowledge"]

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Optional
 import torch
 from torch import Tensor, nn
 
-from fedpriv.fl.base import SharedUpdate
+from fedpriv.fl.base import Protocol, SharedUpdate
 
 
 @dataclass
@@ -42,6 +42,7 @@ class AttackProblem:
         bounds: model-space values of pixel 0 and pixel 1 per channel, ``(1, C, 1, 1)`` each.
         labels: the batch's labels when the threat model grants them, else None (the attack infers them).
         seed: seeds the attack's randomness (initialisation, restarts).
+        protocol: the client's FL protocol, whose ``simulate`` replays the client's computation.
     """
 
     model: nn.Module
@@ -53,10 +54,16 @@ class AttackProblem:
     seed: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = False
+    protocol: Optional[Protocol] = None
 
     @property
     def batch_size(self) -> int:
         return self.update.batch_size
+
+    @property
+    def reconstruct_size(self) -> int:
+        """Images behind the update: the batch, or all clients' images when several are aggregated."""
+        return self.protocol.reconstruct_size if self.protocol is not None else self.batch_size
 
 
 @dataclass
@@ -83,3 +90,7 @@ class Attack:
 
     def reconstruct(self, problem: AttackProblem) -> Reconstruction:
         raise NotImplementedError
+
+    def reconstruct_many(self, problems: list[AttackProblem]) -> list[Reconstruction]:
+        """All of a trial's problems; attacks that batch problems together override this."""
+        return [self.reconstruct(p) for p in problems]

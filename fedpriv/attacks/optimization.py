@@ -1,133 +1,183 @@
-"""Optimisation attacks as Lightning modules: the dummy images are the parameters, one step per attack iteration."""
+"""Optimisation attacks: find inputs whose simulated update matches the shared one.
+
+:class:`OptimizationAttack` holds what DLG, Inverting Gradients and their relatives share: the distance between
+updates and its per-layer weighting, priors, the optimiser and its schedule, random restarts scored by the
+matching objective, and how labels are obtained (given, inferred from the update, or optimised as soft labels).
+It hands the work to :mod:`fedpriv.attacks.engine`, ``parallel`` problems (each restart is one) at a time.
+"""
 
 from __future__ import annotations
 
 import copy
-import time
-from typing import Callable, Sequence
+from typing import Annotated, Optional
 
-import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, IterableDataset
+from torch.func import replace_all_batch_norm_modules_
 
-from fedpriv.attacks.objectives import total_variation
-from fedpriv.utils.runtime import quiet_lightning, trainer_kwargs
+from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction
+from fedpriv.attacks.engine import OPTIMIZERS, SCHEDULES, MatchingModule, initial_images, run_matching
+from fedpriv.attacks.labels import infer_labels
+from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS, layer_weights, total_variation
+from fedpriv.config.constraints import OneOf, Range
+from fedpriv.fl.base import Protocol
+from fedpriv.fl.fedsgd import FedSGD
 
-Objective = Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]
-
-
-class _Steps(IterableDataset):
-    """An endless stream of step indices; the Trainer's ``max_steps`` sets the number of attack iterations."""
-
-    def __iter__(self):
-        step = 0
-        while True:
-            yield step
-            step += 1
+LABEL_SOURCES = ("given", "infer", "optimize")
 
 
-def step_milestones(iterations: int) -> list[int]:
-    """Learning-rate drops at 3/8, 5/8 and 7/8 of the run (Inverting Gradients' step schedule)."""
-    return sorted({max(1, int(iterations * f)) for f in (3 / 8, 5 / 8, 7 / 8)})
-
-
-class GradientMatchingModule(L.LightningModule):
-    """Find inputs whose gradient on ``model`` matches the shared one.
+class OptimizationAttack(Attack):
+    """Common options of the optimisation attacks.
 
     Args:
-        model: the victim, in the client's mode; a private copy is kept.
-        target: the shared gradients, one per parameter.
-        labels: labels used to compute candidate gradients.
-        init: model-space starting images ``(B, C, H, W)``.
-        bounds: model-space (low, high) per channel; candidates are projected into this box after every step.
-        objective: distance between candidate and target gradients.
+        iterations: optimiser steps per restart.
+        restarts: independent random starts per problem; the one with the lowest matching objective is kept.
+        optimizer / lr / schedule: ``adam``, ``sgd`` or ``lbfgs``; its step size; ``step`` (drops by 10x at
+            3/8, 5/8, 7/8 of the run), ``cosine`` or ``none``.
+        signed: step on the sign of the image gradient (Adam/SGD).
+        box: project candidates into the valid pixel range after every step.
+        distance: ``cosine``, ``euclidean`` or ``l1`` between candidate and shared updates.
+        layer_weights: ``equal``, ``linear`` or ``exp`` weighting of parameter tensors, input side first.
         tv_weight: weight of the total-variation prior.
-        lr / iterations / schedule: Adam's step size and its schedule (``step``, ``cosine`` or ``none``).
-        signed: step on the sign of the gradient (Inverting Gradients' choice; robust to its scale).
+        init: ``randn`` or ``uniform`` starting candidates.
+        labels: ``given`` (the server knows them), ``infer`` (from the last layer's gradient: iDLG's rule at
+            batch size 1, a counting rule above), or ``optimize`` (soft labels optimised with the images).
+        parallel: problems optimised together in one vectorised computation (restarts count as problems).
     """
 
-    def __init__(self, *, model: nn.Module, target: Sequence[Tensor], labels: Tensor, init: Tensor,
-                 bounds: tuple[Tensor, Tensor], objective: Objective, tv_weight: float, lr: float, iterations: int,
-                 schedule: str = "step", signed: bool = True):
-        super().__init__()
-        self.automatic_optimization = False
-        self.candidate = nn.Parameter(init.detach().clone())
-        self.victim = copy.deepcopy(model)
-        self.victim.train(model.training)
-        for p in self.victim.parameters():
-            p.requires_grad_(True)
-        self.register_buffer("low", bounds[0].detach().clone(), persistent=False)
-        self.register_buffer("high", bounds[1].detach().clone(), persistent=False)
-        self.register_buffer("labels", labels.detach().clone(), persistent=False)
-        for i, t in enumerate(target):
-            self.register_buffer(f"target_{i}", t.detach().clone(), persistent=False)
-        self._n_target = len(target)
-        self.objective = objective
-        self.tv_weight = tv_weight
-        self.lr = lr
-        self.iterations = iterations
-        self.schedule = schedule
-        self.signed = signed
-        self.final_loss = float("nan")
+    name = "optimization"
+    vectorizable = True
 
-    @property
-    def target(self) -> list[Tensor]:
-        return [getattr(self, f"target_{i}") for i in range(self._n_target)]
+    def __init__(
+        self,
+        *,
+        iterations: Annotated[int, Range(1)] = 300,
+        restarts: Annotated[int, Range(1, 256)] = 1,
+        optimizer: Annotated[str, OneOf(OPTIMIZERS)] = "adam",
+        lr: Annotated[float, Range(0, None, low_open=True)] = 0.1,
+        schedule: Annotated[str, OneOf(SCHEDULES)] = "step",
+        signed: bool = True,
+        box: bool = True,
+        distance: Annotated[str, OneOf(tuple(DISTANCES))] = "cosine",
+        layer_weights: Annotated[str, OneOf(LAYER_WEIGHTS)] = "equal",
+        tv_weight: Annotated[float, Range(0)] = 1e-4,
+        init: Annotated[str, OneOf(("randn", "uniform"))] = "randn",
+        labels: Annotated[str, OneOf(LABEL_SOURCES)] = "infer",
+        parallel: Annotated[int, Range(1, 4096)] = 1,
+    ):
+        self.iterations, self.restarts = iterations, restarts
+        self.optimizer, self.lr, self.schedule = optimizer, lr, schedule
+        self.signed, self.box = signed, box
+        self.distance, self.layer_weighting, self.tv_weight = distance, layer_weights, tv_weight
+        self.init, self.label_source, self.parallel = init, labels, parallel
 
-    def matching_loss(self, x: Tensor) -> Tensor:
-        params = list(self.victim.parameters())
-        loss = F.cross_entropy(self.victim(x), self.labels)
-        grads = torch.autograd.grad(loss, params, create_graph=True)
-        total = self.objective(grads, self.target)
-        if self.tv_weight > 0:
-            total = total + self.tv_weight * total_variation(x)
-        return total
+    # --- hooks for subclasses -----------------------------------------------------------------------------------
 
-    def configure_optimizers(self):
-        optimizer = torch.optim.Adam([self.candidate], lr=self.lr)
-        if self.schedule == "step":
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, step_milestones(self.iterations), gamma=0.1)
-        elif self.schedule == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.iterations)
+    def penalty(self, model: nn.Module, params: dict, buffers: dict, x: Tensor) -> Tensor | float:
+        """Extra prior on one problem's candidates (besides total variation); vmappable."""
+        return 0.0
+
+    def joint_penalty(self, problems: list[int]) -> Optional[callable]:
+        """A term over all candidates of a chunk (entry i belongs to ``problems[i]``), or None."""
+        return None
+
+    # --- the attack ---------------------------------------------------------------------------------------------
+
+    def reconstruct(self, problem: AttackProblem) -> Reconstruction:
+        return self.reconstruct_many([problem])[0]
+
+    def reconstruct_many(self, problems: list[AttackProblem]) -> list[Reconstruction]:
+        labels = [self.problem_labels(p) for p in problems]
+        entries = [(i, r) for i, _ in enumerate(problems) for r in range(self.restarts)]
+        chunk = 1 if self.optimizer == "lbfgs" or not self.vectorizable else self.parallel
+        best: dict[int, tuple] = {}
+        for group in self._groups(problems, entries):
+            for start in range(0, len(group), chunk):
+                self._run_chunk(problems, labels, group[start : start + chunk], best)
+        out = []
+        for i, problem in enumerate(problems):
+            objective, images, initial, guessed, seconds, restart = best[i]
+            out.append(Reconstruction(images=images, labels=guessed, loss=objective, initial=initial, info={
+                "attack_seconds": seconds, "best_restart": restart, "iterations": self.iterations * self.restarts}))
+        return out
+
+    def problem_labels(self, problem: AttackProblem) -> Tensor:
+        if self.label_source == "given":
+            if problem.labels is None:
+                from fedpriv.config.validate import ConfigError
+
+                raise ConfigError(["attack.labels=given but the threat model gives the server no labels"])
+            return problem.labels
+        if self.label_source == "optimize":
+            return torch.empty(0)
+        return infer_labels(problem)
+
+    @staticmethod
+    def _groups(problems, entries):
+        """Entries that can share one vectorised computation: same model, protocol and shapes."""
+        groups: dict[tuple, list] = {}
+        for i, r in entries:
+            p = problems[i]
+            key = (id(p.model), id(p.protocol), p.reconstruct_size, tuple(g.shape for g in p.update.gradients))
+            groups.setdefault(key, []).append((i, r))
+        return list(groups.values())
+
+    def _run_chunk(self, problems, labels, chunk, best):
+        first = problems[chunk[0][0]]
+        device, n = first.device, first.reconstruct_size
+        shape = (n, *first.shape)
+        inits = []
+        for i, r in chunk:
+            generator = torch.Generator().manual_seed(problems[i].seed * 1009 + r)
+            inits.append(initial_images(self.init, shape, problems[i].bounds, generator))
+        init = torch.stack(inits).to(device)
+        if self.label_source == "optimize":
+            label_init = torch.stack([torch.randn((n, first.num_classes),
+                                                  generator=torch.Generator().manual_seed(problems[i].seed * 1013 + r))
+                                      for i, r in chunk]).to(device)
         else:
-            return optimizer
-        return [optimizer], [scheduler]
+            label_init = torch.stack([labels[i].to(device) for i, _ in chunk])
+        targets = [torch.stack([problems[i].update.gradients[j] for i, _ in chunk]).to(device)
+                   for j in range(len(first.update.gradients))]
+        module = MatchingModule(
+            problem_loss=self.problem_loss(first), targets=targets, labels=label_init, init=init,
+            bounds=tuple(b.to(device) for b in first.bounds), iterations=self.iterations, optimizer=self.optimizer,
+            lr=self.lr, schedule=self.schedule, signed=self.signed, box=self.box,
+            optimize_labels=self.label_source == "optimize", joint_penalty=self.joint_penalty([i for i, _ in chunk]),
+            vectorize=self.vectorizable and len(chunk) > 1,  # vmap over one problem only adds overhead
+        )
+        seconds = run_matching(module, device=device, progress=first.progress) / len(chunk)
+        final = module.final_objective
+        guessed_all = module.current_labels().detach()
+        for k, (i, r) in enumerate(chunk):
+            guessed = guessed_all[k].argmax(-1) if guessed_all.is_floating_point() else guessed_all[k]
+            initial = torch.maximum(torch.minimum(init[k], module.high[0]), module.low[0])
+            spent = best[i][4] + seconds if i in best else seconds
+            if i not in best or float(final[k]) < best[i][0]:
+                best[i] = (float(final[k]), module.candidate[k].detach().clone(), initial, guessed, spent, r)
+            else:
+                best[i] = (*best[i][:4], spent, best[i][5])
 
-    def training_step(self, batch, batch_idx):
-        optimizer = self.optimizers()
-        optimizer.zero_grad()
-        loss = self.matching_loss(self.candidate)
-        # Only the candidate needs a gradient; skipping the victim's weights saves a second-order pass.
-        self.manual_backward(loss, inputs=[self.candidate])
-        if self.signed:
-            self.candidate.grad.sign_()
-        optimizer.step()
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:
-            scheduler.step()
-        with torch.no_grad():
-            self.candidate.copy_(torch.maximum(torch.minimum(self.candidate, self.high), self.low))
-        self.log("rec_loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
+    def problem_loss(self, problem: AttackProblem):
+        """The per-problem loss for ``problem``'s model and protocol: (objective + priors, objective)."""
+        model = problem.model
+        if model.training:
+            # Train-mode BatchNorm normalises with batch statistics; a copy without running buffers keeps that
+            # behaviour and lets vmap run (nothing is updated in place).
+            model = copy.deepcopy(model)
+            replace_all_batch_norm_modules_(model)
+        params = {k: v.detach() for k, v in model.named_parameters()}
+        buffers = {k: v.detach() for k, v in model.named_buffers()}
+        protocol: Protocol = problem.protocol or FedSGD(batch_size=problem.batch_size)
+        distance = DISTANCES[self.distance]
+        weights = layer_weights(self.layer_weighting, len(params))
+        tv_weight = self.tv_weight
 
-    def on_train_end(self):
-        with torch.enable_grad():
-            self.final_loss = float(self.matching_loss(self.candidate.detach().requires_grad_(True)).detach())
+        def loss(x: Tensor, labels: Tensor, *target: Tensor) -> tuple[Tensor, Tensor]:
+            objective = distance(protocol.simulate(model, params, buffers, x, labels), target, weights)
+            total = objective + self.penalty(model, params, buffers, x)
+            if tv_weight > 0:
+                total = total + tv_weight * total_variation(x)
+            return total, objective
 
-
-def run_module(module: L.LightningModule, *, iterations: int, device: torch.device, progress: bool) -> float:
-    """Fit ``module`` for ``iterations`` steps with a Lightning Trainer; returns the seconds spent."""
-    quiet_lightning()
-    trainer = L.Trainer(max_steps=iterations, **trainer_kwargs(device, progress=progress))
-    start = time.perf_counter()
-    trainer.fit(module, train_dataloaders=DataLoader(_Steps(), batch_size=None))
-    return time.perf_counter() - start
-
-
-def initial_images(kind: str, shape: tuple[int, ...], bounds: tuple[Tensor, Tensor], generator: torch.Generator) -> Tensor:
-    """Starting points of the optimisation: standard normal in model space, or uniform within the pixel box."""
-    if kind == "uniform":
-        u = torch.rand(shape, generator=generator)
-        return bounds[0].cpu() + u * (bounds[1].cpu() - bounds[0].cpu())
-    return torch.randn(shape, generator=generator)
+        return loss

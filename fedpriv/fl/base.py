@@ -48,15 +48,36 @@ Population = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 """Draws ``n`` images (model space) and labels of other clients, for protocols that mix several clients."""
 
 
+def functional_loss(model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor,
+                    labels: Tensor) -> Tensor:
+    """Cross-entropy of ``model`` with the given weights; ``labels`` are class indices or class probabilities."""
+    return F.cross_entropy(functional_call(model, (params, buffers), (x,)), labels)
+
+
 class Protocol:
     """A user-side FL protocol: how the target client turns its batch into the update the server sees.
 
-    ``population`` gives the protocol other clients' data when it aggregates several clients; protocols that
-    see only the target client ignore it.
+    ``shared_update`` is what the client really computes (and its defense transforms). ``simulate`` is the
+    attacker's differentiable replica of the same computation for candidate inputs, written with ``torch.func``
+    so attacks can run it under ``vmap`` for many problems at once. ``population`` gives the protocol other
+    clients' data when it aggregates several clients; protocols that see only the target client ignore it.
     """
 
     name: ClassVar[str] = "protocol"
     batch_size: int = 1
+    # Images the attacker must reconstruct per shared update (more than batch_size when clients are aggregated).
+    @property
+    def reconstruct_size(self) -> int:
+        return self.batch_size
+
+    def simulate(self, model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor,
+                 labels: Tensor) -> list[Tensor]:
+        """The update this protocol shares for inputs ``x``, differentiable with respect to ``x``.
+
+        The default is one gradient of the mean loss (FedSGD), in ``model.named_parameters()`` order.
+        """
+        gradients = grad(lambda p: functional_loss(model, p, buffers, x, labels))(params)
+        return [gradients[name] for name in params]
 
     def shared_update(self, model: nn.Module, x: Tensor, labels: Tensor, *,
                       defend_update: Callable[..., list[Tensor]], population: Population | None = None,
