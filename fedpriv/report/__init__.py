@@ -17,7 +17,10 @@ PROG = "fedpriv-report"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].strip("`"))
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Tables and figures from whatever trials of fedpriv sweeps have finished: merged "
+                               "results, the DP-SGD table, advantage scores over a DP baseline, the best "
+                               "augmentations per class, figures and report.md.")
     p.add_argument("sweep_dir", nargs="+", help="sweep folders (searched recursively for results.csv)")
     p.add_argument("--baseline", metavar="OVERRIDES",
                    help="the DP-SGD run to score against, as key=value tokens of its overrides, e.g. "
@@ -35,10 +38,14 @@ def _output_dir(out: str | None, sweep_dirs: list[Path]) -> Path:
 
 def _summary(collection: Collection, baseline, out_dir: Path, written: list[str], notes: list[str]) -> str:
     counts = collection.counts
-    expected = None if any(c.expected is None for c in counts) else sum(c.expected for c in counts)
-    missing = None if expected is None else sum(c.missing for c in counts)
+    known = [c for c in counts if c.expected is not None]
     total = f"{len(collection.trials)} finished trial{'s' * (len(collection.trials) != 1)}"
-    total += " (expected unknown)" if expected is None else f" of {expected} expected, {missing} missing"
+    if known:
+        expected, missing = sum(c.expected for c in known), sum(c.missing for c in known)
+        where = "" if len(known) == len(counts) else f" in the {len(known)} of {len(counts)} sweeps with a multirun.yaml"
+        total += f"; {expected} expected and {missing} missing{where}"
+    else:
+        total += "; expected count unknown"
     lines = [f"{PROG}: {total}"]
     for c in counts:
         state = (f"expected unknown: {c.why_unknown}" if c.expected is None

@@ -134,5 +134,5 @@ def advantage_components(best: dict[str, list[dict]], classes: list[str], path: 
     axes.set_ylabel("percentage points over DP")
     axes.set_title("Best augmentation per class: model- and attack-accuracy advantage", fontsize=10)
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save_figure(figure, path)
