@@ -78,7 +78,8 @@ def override_tokens(text: str) -> list[tuple[str, object]]:
     tokens = []
     for token in text.split():
         key, sep, value = token.partition("=")
-        tokens.append((key, _value(value)) if sep else ("", token))
+        # "+key=value" (Hydra's "add a key") sets the same key as "key=value".
+        tokens.append((key.lstrip("+"), _value(value)) if sep else ("", token))
     return tokens
 
 

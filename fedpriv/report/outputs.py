@@ -57,6 +57,10 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     accuracy = scores.dp_accuracy(rows)
     if accuracy:
         document.tables.append(tables.dp_table(accuracy, classes))
+        settings = scores.dp_settings(rows)
+        if len(settings) > len({s.noise_multiplier for s in settings}):
+            notes.append("some DP-SGD settings share a noise multiplier; the DP table averages them in one column "
+                         "(advantage scores use only the --baseline setting)")
     else:
         notes.append("no DP-SGD or undefended (defense=none) trials: no DP table")
 
