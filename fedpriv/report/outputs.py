@@ -71,6 +71,10 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     else:
         notes.append("no augmentation trials (defense=augment or augment_per_class): no advantage scores or curves")
 
+    mixed = scores.mixed_settings(rows)
+    if mixed:
+        notes.append(f"the augmentation trials also differ in {', '.join(mixed)}; curves and scores average over "
+                     f"them (run the report on one setting at a time to separate them)")
     if curves and baseline is None:
         notes.append("no DP-SGD trials (defense=dpsgd): no advantage scores")
     elif curves:

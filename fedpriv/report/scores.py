@@ -44,7 +44,7 @@ def mean(values) -> float | None:
 def class_order(rows: list[dict[str, str]]) -> list[str]:
     """Class names in label order (``class_id``), names without an id after them in order of appearance."""
     first: dict[str, float] = {}
-    for i, row in enumerate(rows):
+    for row in rows:
         name = row.get("class", "")
         class_id = number(row.get("class_id"))
         key = class_id if class_id is not None else math.inf
@@ -195,6 +195,23 @@ def candidate_means(rows: list[dict[str, str]]) -> dict[tuple[str, str, object],
         groups[(row.get("class", ""), row["op"], magnitude)].append((ma, aa))
     return {key: {"ma": mean(v[0] for v in vs), "aa": mean(v[1] for v in vs), "n": len(vs)}
             for key, vs in groups.items()}
+
+
+def mixed_settings(rows: list[dict[str, str]]) -> list[str]:
+    """Settings other than op, magnitude and seed that vary among the augmentation rows: their trials get
+    averaged together by :func:`candidate_means`, which is only meaningful when this list is empty."""
+    values: dict[str, set] = defaultdict(set)
+    candidates = [row for row in rows if row.get("defense") in DEFENDED]
+    tokens = [dict(override_tokens(row.get("overrides") or "")) for row in candidates]
+    keys = {key for found in tokens for key in found}
+    for row, found in zip(candidates, tokens):
+        for column in ("dataset", "model", "fl", "attack"):
+            values[column].add(row.get(column, ""))
+        for key in keys:
+            values[key].add(repr(found.get(key)))    # absent (None) differs from any value given
+    ignored = {"", "seed", "defense", "defense.op", "defense.magnitude"}
+    return sorted(key for key, seen in values.items()
+                  if len(seen) > 1 and key not in ignored and not key.startswith("defense.policy"))
 
 
 def advantage(rows: list[dict[str, str]], baseline_rows: list[dict[str, str]]) -> list[dict]:

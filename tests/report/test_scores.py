@@ -7,7 +7,8 @@ import pytest
 
 from fedpriv.record import read_results
 from fedpriv.report.collect import ReportError, collect
-from fedpriv.report.scores import advantage, best_per_class, dp_accuracy, select_baseline, class_order
+from fedpriv.report.scores import (advantage, best_per_class, class_order, dp_accuracy, mixed_settings,
+                                   select_baseline)
 from fedpriv.report.tables import best_table, dp_table
 from tests.report.sweeps import write_trial
 
@@ -132,3 +133,10 @@ def test_no_dp_trials_means_no_baseline_unless_one_is_asked_for(tmp_path):
     assert select_baseline(rows, None) is None
     with pytest.raises(ReportError, match="no DP-SGD trials"):
         select_baseline(rows, "defense.noise_multiplier=0.5")
+
+
+def test_settings_that_vary_besides_op_magnitude_and_seed_are_named(sweep, tmp_path):
+    assert mixed_settings(sweep) == []
+    write_trial(tmp_path / "wide", AUG.format("invert", 1) + " model.width=32", {"cat": (0.5, 0.5)},
+                defense="augment", op="invert", magnitude=1)
+    assert mixed_settings(sweep + read_results(tmp_path / "wide" / "results.csv")) == ["model.width"]
