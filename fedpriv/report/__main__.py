@@ -1,0 +1,3 @@
+from fedpriv.report import main
+
+raise SystemExit(main())

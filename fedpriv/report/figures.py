@@ -1,0 +1,138 @@
+"""The report's charts (PNG): the advantage heatmap, MA/AA against magnitude, and the advantage split per class.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects without pyplot, so nothing depends on (or
+changes) the process-wide backend; Matplotlib renders them with Agg.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from fedpriv.report.tables import policy
+from fedpriv.utils.io import atomic_path
+
+DPI = 120
+
+
+def save_figure(figure: Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=DPI)
+
+
+def best_magnitudes(scores: list[dict]) -> dict[tuple[str, str], dict]:
+    """Per (class, op): the score of the magnitude with the highest advantage (lower magnitude on ties)."""
+    best: dict[tuple[str, str], dict] = {}
+    for s in sorted(scores, key=lambda s: (-s["advantage"], s["magnitude"])):
+        best.setdefault((s["class"], s["op"]), s)
+    return best
+
+
+def advantage_heatmap(scores: list[dict], classes: list[str], path: str | os.PathLike) -> None:
+    """Seed 000 Figs 10 and 13: classes (rows) by ops (columns). Each cell keeps the op's best magnitude for that
+    class: its colour is that advantage score and its text the score and the magnitude. Each class's best
+    cell is boxed. Cells with no score are grey."""
+    ops = sorted({s["op"] for s in scores})
+    classes = [c for c in classes if any(s["class"] == c for s in scores)]
+    best = best_magnitudes(scores)
+    grid = np.full((len(classes), len(ops)), np.nan)
+    for i, name in enumerate(classes):
+        for j, op in enumerate(ops):
+            if (name, op) in best:
+                grid[i, j] = best[(name, op)]["advantage"]
+    reach = max(float(np.nanmax(np.abs(grid))), 1e-6)
+    figure = Figure(figsize=(max(5.5, 2.0 + 0.85 * len(ops)), 1.6 + 0.5 * len(classes)), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(np.ma.masked_invalid(grid), cmap=_diverging(), norm=TwoSlopeNorm(0.0, -reach, reach),
+                        aspect="auto")
+    figure.colorbar(image, ax=axes).set_label("advantage over DP (pp)")
+    for i, name in enumerate(classes):
+        row = grid[i]
+        top = int(np.nanargmax(row)) if not np.all(np.isnan(row)) else -1
+        for j, op in enumerate(ops):
+            if math.isnan(row[j]):
+                continue
+            cell = best[(name, op)]
+            axes.text(j, i, f"{cell['advantage']:.1f}\nM{cell['magnitude']}", ha="center", va="center",
+                      fontsize=7, fontweight="bold" if j == top else "normal")
+        if top >= 0:
+            axes.add_patch(_box(top, i))
+    axes.set_xticks(range(len(ops)), ops, rotation=45, ha="right")
+    axes.set_yticks(range(len(classes)), classes)
+    axes.set_title("Advantage over DP: best magnitude per class and op", fontsize=10)
+    save_figure(figure, path)
+
+
+def _diverging():
+    from matplotlib import colormaps
+
+    cmap = colormaps["RdYlGn"].copy()
+    cmap.set_bad("#dddddd")
+    return cmap
+
+
+def _box(x: int, y: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.5)
+
+
+def accuracy_curves(curves: dict[str, list[tuple]], path: str | os.PathLike, *,
+                    references: dict[str, tuple[float, float]] | None = None) -> None:
+    """Seed 000 Figs 6-9: MA (left) and AA (right) in percent against magnitude, one line per op, each point the
+    mean over classes. ``references`` maps a label (the DP baseline, no defense) to its (MA, AA) means, drawn
+    as horizontal lines."""
+    figure = Figure(figsize=(12, 4.8), layout="constrained")
+    panels = figure.subplots(1, 2, sharey=True)
+    styles = _op_styles(list(curves))
+    for panel, column, title in ((panels[0], 1, "Model accuracy (MA)"), (panels[1], 2, "Attack accuracy (AA)")):
+        for op, points in curves.items():
+            xs = [p[0] for p in points]
+            ys = [100.0 * p[column] for p in points]
+            panel.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=op, **styles[op])
+        for (label, values), style in zip((references or {}).items(), ("--", ":", "-.")):
+            panel.axhline(100.0 * values[column - 1], color="black", linestyle=style, linewidth=1, label=label)
+        panel.set_title(title)
+        panel.set_xlabel("magnitude")
+        panel.grid(alpha=0.3)
+        magnitudes = sorted({p[0] for points in curves.values() for p in points})
+        panel.set_xticks(magnitudes)
+    panels[0].set_ylabel("accuracy (%), mean over classes")
+    panels[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    save_figure(figure, path)
+
+
+def _op_styles(ops: list[str]) -> dict[str, dict]:
+    from matplotlib import colormaps
+
+    # Ten clearly different hues, then the same hues dashed: seed 000's 14 ops stay apart in print.
+    palette = colormaps["tab10"]
+    return {op: {"color": palette(i % 10), "linestyle": ("-", "--", ":")[(i // 10) % 3]}
+            for i, op in enumerate(sorted(ops))}
+
+
+def advantage_components(best: dict[str, list[dict]], classes: list[str], path: str | os.PathLike) -> None:
+    """Seed 000 Figs 11-12: for each class's best policy, the model-accuracy advantage and the attack-accuracy
+    advantage side by side, with their sum (the advantage score) as a diamond."""
+    classes = [c for c in classes if best.get(c)]
+    firsts = [best[c][0] for c in classes]
+    x = np.arange(len(classes))
+    figure = Figure(figsize=(max(7.0, 0.9 * len(classes) + 2), 4.8), layout="constrained")
+    axes = figure.add_subplot()
+    axes.bar(x - 0.2, [s["ma_advantage"] for s in firsts], 0.4, label="MA advantage (MA - MA DP)",
+             color="#4c72b0")
+    axes.bar(x + 0.2, [s["aa_advantage"] for s in firsts], 0.4, label="AA advantage (AA DP - AA)",
+             color="#dd8452")
+    axes.scatter(x, [s["advantage"] for s in firsts], marker="D", color="black", zorder=3, label="advantage score")
+    axes.axhline(0.0, color="black", linewidth=0.8)
+    labels = [f"{c}\n{policy(s['op'], s['magnitude'])}" for c, s in zip(classes, firsts)]
+    axes.set_xticks(x, labels, fontsize=8, rotation=30 if len(classes) > 8 else 0)
+    axes.set_ylabel("percentage points over DP")
+    axes.set_title("Best augmentation per class: model- and attack-accuracy advantage", fontsize=10)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    save_figure(figure, path)

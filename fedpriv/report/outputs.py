@@ -1,0 +1,104 @@
+"""Write everything the report shows into one folder, each file atomically; parts without data are skipped with
+a note rather than failing, because a partial sweep is the common case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fedpriv.record import format_rows
+from fedpriv.report import figures, scores, tables
+from fedpriv.report.collect import Collection
+from fedpriv.report.markdown import ReportDocument, table_document
+from fedpriv.report.montage import montages
+from fedpriv.report.scores import DpSetting
+from fedpriv.utils.io import atomic_write_text
+
+MERGED = "merged_results.csv"
+REPORT = "report.md"
+
+
+def _write_table(table: tables.Table, out_dir: Path, written: list[str]) -> None:
+    atomic_write_text(out_dir / f"{table.name}.csv", table.csv())
+    atomic_write_text(out_dir / f"{table.name}.md", table_document(table))
+    written += [f"{table.name}.csv", f"{table.name}.md"]
+
+
+def _merged(collection: Collection) -> str:
+    # Where each row came from, so a surprising number can be traced to its trial folder.
+    return format_rows({**row, "source": str(trial.directory)} for trial in collection.trials for row in trial.rows)
+
+
+def _references(rows: list[dict], baseline: DpSetting | None) -> dict[str, tuple[float, float]]:
+    references = {}
+    if baseline is not None:
+        dp = scores.class_means(baseline.rows).values()
+        references[f"DP-SGD ({baseline.label})"] = (scores.mean(v[0] for v in dp), scores.mean(v[1] for v in dp))
+    plain = scores.class_means([r for r in rows if r.get("defense") == "none"]).values()
+    if plain:
+        references["no defense"] = (scores.mean(v[0] for v in plain), scores.mean(v[1] for v in plain))
+    return references
+
+
+def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Path, *,
+                 sweeps: list[str]) -> tuple[list[str], list[str]]:
+    """Write the merged table, the tables (CSV + Markdown), the figures and ``report.md`` into ``out_dir``.
+
+    Returns the names of the files written and notes on what was skipped and why."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = collection.rows
+    classes = scores.class_order(rows)
+    written: list[str] = []
+    notes: list[str] = []
+    document = ReportDocument(sweeps, collection, baseline.label if baseline else None)
+
+    atomic_write_text(out_dir / MERGED, _merged(collection))
+    written.append(MERGED)
+
+    accuracy = scores.dp_accuracy(rows)
+    if accuracy:
+        document.tables.append(tables.dp_table(accuracy, classes))
+        settings = scores.dp_settings(rows)
+        if len(settings) > len({s.noise_multiplier for s in settings}):
+            notes.append("some DP-SGD settings share a noise multiplier; the DP table averages them in one column "
+                         "(advantage scores use only the --baseline setting)")
+    else:
+        notes.append("no DP-SGD or undefended (defense=none) trials: no DP table")
+
+    curves = scores.accuracy_by_magnitude(rows)
+    if curves:
+        figures.accuracy_curves(curves, out_dir / "accuracy_vs_magnitude.png", references=_references(rows, baseline))
+        document.figures.append(("accuracy_vs_magnitude.png", "MA and AA against magnitude, mean over classes"))
+    else:
+        notes.append("no augmentation trials (defense=augment or augment_per_class): no advantage scores or curves")
+
+    mixed = scores.mixed_settings(rows)
+    if mixed:
+        notes.append(f"the augmentation trials also differ in {', '.join(mixed)}; curves and scores average over "
+                     f"them (run the report on one setting at a time to separate them)")
+    if curves and baseline is None:
+        notes.append("no DP-SGD trials (defense=dpsgd): no advantage scores")
+    elif curves:
+        advantage = scores.advantage(rows, baseline.rows)
+        if not advantage:
+            notes.append("the DP baseline shares no class with the augmentation trials: no advantage scores")
+        else:
+            best = scores.best_per_class(advantage, k=3)
+            document.tables += [tables.best_table(best, classes), tables.advantage_table(advantage, baseline.label)]
+            figures.advantage_heatmap(advantage, classes, out_dir / "advantage_heatmap.png")
+            figures.advantage_components(best, classes, out_dir / "advantage_components.png")
+            document.figures[:0] = [
+                ("advantage_heatmap.png", "Advantage score per class and op (best magnitude per cell)"),
+                ("advantage_components.png", "MA and AA advantage of each class's best augmentation")]
+
+    for table in document.tables:
+        _write_table(table, out_dir, written)
+    shown = montages(collection.trials, out_dir)
+    if not shown and curves:
+        notes.append("no samples.pt in the single-op augmentation trials: no reconstruction montage")
+    document.figures += shown
+    written += [name for name, _ in document.figures]
+
+    document.notes = notes
+    atomic_write_text(out_dir / REPORT, document.render())
+    written.append(REPORT)
+    return written, notes
