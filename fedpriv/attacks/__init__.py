@@ -1,4 +1,5 @@
+from fedpriv.attacks.analytic import Analytic
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction, ServerKnowledge
 from fedpriv.attacks.inverting_gradients import InvertingGradients
 
-__all__ = ["Attack", "AttackProblem", "InvertingGradients", "Reconstruction", "ServerKnowledge"]
+__all__ = ["Analytic", "Attack", "AttackProblem", "InvertingGradients", "Reconstruction", "ServerKnowledge"]
