@@ -1,5 +1,10 @@
+from fedpriv.attacks.analytic import Analytic
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction, ServerKnowledge
+from fedpriv.attacks.imprint import Imprint
 from fedpriv.attacks.inverting_gradients import InvertingGradients
 from fedpriv.attacks.optimization import OptimizationAttack
 
-__all__ = ["Attack", "AttackProblem", "InvertingGradients", "OptimizationAttack", "Reconstruction", "ServerKnowledge"]
+__all__ = [
+    "Analytic", "Attack", "AttackProblem", "Imprint", "InvertingGradients", "OptimizationAttack", "Reconstruction",
+    "ServerKnowledge",
+]
