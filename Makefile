@@ -32,6 +32,9 @@ run: ## One trial with the default config (offline, real images, about a minute 
 sweep: ## Example sweep: augmentation defense at five magnitudes, written under multirun/
 	$(PY) -m fedpriv.sweep -m defense=augment defense.magnitude=1,3,5,7,9
 
+report: ## Tables and figures from a sweep: make report SWEEP=multirun/<date>/<time>
+	$(PY) -m fedpriv.report $(SWEEP)
+
 clean: ## Remove caches and test outputs (keeps $(VENV) and multirun/)
 	rm -rf .pytest_cache outputs
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from fedpriv.attacks.base import AttackProblem, ServerKnowledge
-from fedpriv.config.validate import validate
+from fedpriv.config.validate import ConfigError, validate
 from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
@@ -71,6 +71,9 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
 
     data = dataset.load()
     defense.bind(data.classes)
+    model_problems = attack.model_problems(build_model(cfg.model, data, defense, seed=seed), tuple(data.shape))
+    if model_problems:
+        raise ConfigError(model_problems)
     class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)
     log.info("data: %s, %d train / %d test images of shape %s", data.name, len(data.train), len(data.test), data.shape)
 
@@ -182,7 +185,7 @@ def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, dev
             # Batches come back unordered: pair each shared (defended) input with its own reconstruction.
             order = match_reconstructions(reconstruction, defended.float() / 255)
             reconstruction, initial = reconstruction[order], initial[order]
-            guessed = guessed[order] if len(guessed) == len(result.images) else guessed[: len(labels)]
+            guessed = guessed[order]
         out["index"].append(index)
         out["original"].append(originals.float() / 255)
         out["defended"].append(defended.float() / 255)

@@ -44,9 +44,12 @@ class Analytic(Attack):
 
     name = "analytic"
 
-    def prepare_model(self, model: nn.Module, knowledge: ServerKnowledge) -> nn.Module:
-        first_linear(model, knowledge.shape)  # fail before any client computes, not after the first update
-        return model
+    def model_problems(self, model: nn.Module, shape: tuple[int, ...]) -> list[str]:
+        try:
+            first_linear(model, shape)
+        except ConfigError as err:
+            return err.problems
+        return []
 
     def reconstruct(self, problem: AttackProblem) -> Reconstruction:
         start = time.perf_counter()

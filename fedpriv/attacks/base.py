@@ -68,7 +68,11 @@ class AttackProblem:
 
 @dataclass
 class Reconstruction:
-    """An attack's output: model-space images ``(B, C, H, W)`` and the labels it used or inferred."""
+    """An attack's output: model-space images ``(N, C, H, W)`` and one label per image (used or inferred).
+
+    ``N`` may differ from the batch size (an attack may return more candidates than images); the trial pairs
+    each private image with one reconstruction, and its label with it.
+    """
 
     images: Tensor
     labels: Tensor
@@ -83,6 +87,11 @@ class Attack:
     trial matches them to the private images before scoring."""
 
     name: ClassVar[str] = "attack"
+
+    def model_problems(self, model: nn.Module, shape: tuple[int, ...]) -> list[str]:
+        """Reasons this attack cannot run against ``model`` (e.g. it needs a linear first layer); checked on an
+        untrained copy before any training, so the trial fails early with these messages."""
+        return []
 
     def prepare_model(self, model: nn.Module, knowledge: ServerKnowledge) -> nn.Module:
         """The model the server sends to the clients; an honest-but-curious server sends it unchanged."""

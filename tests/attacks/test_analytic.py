@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -68,9 +70,11 @@ def test_larger_batches_give_one_estimate_per_image_exact_only_where_a_unit_saw_
 def test_model_without_a_linear_first_layer_is_refused_naming_model(cifar):
     knowledge = ServerKnowledge(shape=cifar.shape, num_classes=10, bounds=cifar.bounds(),
                                 public_images=torch.zeros(1, *cifar.shape))
-    with pytest.raises(ConfigError, match=r"model=convnet.*attack=analytic.*Conv2d.*model=mlp"):
-        Analytic().prepare_model(ConvNet(in_shape=cifar.shape, num_classes=10, width=4), knowledge)
+    problems = Analytic().model_problems(ConvNet(in_shape=cifar.shape, num_classes=10, width=4), cifar.shape)
+    assert len(problems) == 1
+    assert re.search(r"model=convnet.*attack=analytic.*Conv2d.*model=mlp", problems[0])
     mlp = MLP(in_shape=cifar.shape, num_classes=10)
+    assert Analytic().model_problems(mlp, cifar.shape) == []
     assert Analytic().prepare_model(mlp, knowledge) is mlp  # an honest-but-curious server changes nothing
 
 
@@ -85,3 +89,13 @@ def test_trial_with_an_mlp_leaks_every_image_exactly(compose_cfg, tmp_path):
         assert 0 <= float(row["ma"]) <= 1 and 0 <= float(row["aa"]) <= 1
         assert float(row["psnr"]) > 80 and float(row["ssim"]) > 0.99 and float(row["label_acc"]) == 1.0
     assert output.rows[0]["classifier_acc"] > 0.8  # the MLP itself learns the digits
+
+
+def test_incompatible_model_fails_before_any_training(compose_cfg, tmp_path, monkeypatch):
+    import fedpriv.training.builders as builders
+    from fedpriv.config import ConfigError
+    from fedpriv.trial import run_trial
+
+    monkeypatch.setattr(builders, "train_classifier", lambda *a, **k: pytest.fail("trained before the check"))
+    with pytest.raises(ConfigError, match="model"):
+        run_trial(compose_cfg("attack=analytic", "model=convnet"), output_dir=tmp_path)

@@ -19,6 +19,7 @@ def test_every_shipped_option_composes_and_validates(compose_cfg, cifar10_root):
         "dataset=cifar10 dataset.root=" + str(cifar10_root),
         "model=convnet", "model=resnet18", "model=vgg11", "evaluator=resnet18",
         "defense=augment", "defense=dpsgd", "defense=augment_per_class", "logger=wandb",
+        "model=mlp attack=analytic", "attack=imprint fl.batch_size=8",
     ]
     for choice in choices:
         assert config_problems(compose_cfg(*choice.split())) == [], choice

@@ -100,3 +100,17 @@ def test_parallel_jobs_train_a_shared_model_once(tmp_path):
         w.join(timeout=120)
     events = [queue.get(timeout=5) for _ in range(4)]
     assert events.count("trained") == 1 and events.count("done") == 3
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    from fedpriv.utils.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "shared.csv", "a,b\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "shared.csv").stat().st_mode) == 0o644
