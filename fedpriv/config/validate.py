@@ -83,16 +83,9 @@ def _component_problems(node: dict, key: str) -> list[str]:
     if node.get("_partial_"):
         return []
     try:
-        signature = inspect.signature(target)
-        hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target, include_extras=True)
+        params, hints, takes_kwargs = _signature(target)
     except (TypeError, ValueError, NameError):
         return []
-    params = {
-        name: p
-        for name, p in signature.parameters.items()
-        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    }
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     settable = [n for n in params if not _is_injected(hints.get(n))]
 
     problems = []
@@ -115,6 +108,36 @@ def _component_problems(node: dict, key: str) -> list[str]:
         given = {k: v for k, v in node.items() if k not in HYDRA_KEYS}
         problems += [f"{key}.{p}" if key else p for p in target.config_problems(**given)]
     return problems
+
+
+def _signature(target) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+    """Keyword parameters of ``target`` with their annotations.
+
+    A class whose ``__init__`` forwards ``**kwargs`` to its base (``Digits(image_size, **common)``) accepts the
+    base's parameters too; they are collected along the method resolution order until an ``__init__`` without
+    ``**kwargs``, so unknown keys are still caught.
+    """
+    functions = [target]
+    if inspect.isclass(target):
+        functions = []
+        for cls in target.__mro__:
+            if cls is object:  # object.__init__ takes nothing from a config
+                break
+            init = cls.__dict__.get("__init__")
+            if init is None:
+                continue
+            functions.append(init)
+            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(init).parameters.values()):
+                break
+    params, hints, takes_kwargs = {}, {}, False
+    for function in functions:
+        signature = inspect.signature(function)
+        hints.update({k: v for k, v in typing.get_type_hints(function, include_extras=True).items() if k not in hints})
+        for name, p in signature.parameters.items():
+            if name != "self" and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                params.setdefault(name, p)
+        takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    return params, hints, takes_kwargs
 
 
 def _is_injected(annotation: Any) -> bool:
