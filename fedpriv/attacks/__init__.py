@@ -1,10 +1,11 @@
 from fedpriv.attacks.analytic import Analytic
+from fedpriv.attacks.dlg import DLG
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction, ServerKnowledge
 from fedpriv.attacks.imprint import Imprint
 from fedpriv.attacks.inverting_gradients import InvertingGradients
 from fedpriv.attacks.optimization import OptimizationAttack
 
 __all__ = [
-    "Analytic", "Attack", "AttackProblem", "Imprint", "InvertingGradients", "OptimizationAttack", "Reconstruction",
+    "DLG", "Analytic", "Attack", "AttackProblem", "Imprint", "InvertingGradients", "OptimizationAttack", "Reconstruction",
     "ServerKnowledge",
 ]

@@ -111,7 +111,7 @@ class MatchingModule(L.LightningModule):
     def configure_optimizers(self):
         params = self._trainable()
         if self.optimizer_name == "lbfgs":
-            return torch.optim.LBFGS(params, lr=self.lr)
+            return torch.optim.LBFGS(params, lr=self.lr, line_search_fn="strong_wolfe")
         optimizer = (torch.optim.SGD(params, lr=self.lr, momentum=0.9) if self.optimizer_name == "sgd"
                      else torch.optim.Adam(params, lr=self.lr))
         if self.schedule == "step":
