@@ -1,6 +1,8 @@
 """Entry point: ``python -m fedpriv.sweep [overrides]`` runs one trial; ``-m`` turns comma lists into a sweep.
 
 Returns the trial's objective (``objective=...``, a mean over classes) so that Hydra sweepers can optimise it.
+In a sweep, each trial runs in ``<sweep dir>/trial-<identity>``; a trial whose ``results.csv`` is there already
+is skipped, so relaunching an interrupted sweep (same command, same folder) runs only what is missing.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import fedpriv.config.schema  # noqa: F401  (registers the config schema)
+import fedpriv.sweeping.identity  # noqa: F401  (registers ${fedpriv.trial_dir:})
 from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
+from fedpriv.record.results import objective_of
+from fedpriv.sweeping.progress import running_marker, sweep_progress
 from fedpriv.trial import run_trial
+from fedpriv.utils.runtime import apply_thread_budget
 
 log = logging.getLogger("fedpriv")
 
@@ -33,8 +40,22 @@ def config_dir() -> str:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    apply_thread_budget()
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    results = output_dir / cfg.record.results_file
+    if in_sweep:
+        if results.is_file():
+            log.info("trial %s finished in an earlier launch: skipped", output_dir.name)
+            return objective_of(results, cfg.objective)
+        log.info("sweep %s: %s", hydra_cfg.sweep.dir, sweep_progress(hydra_cfg.sweep.dir, cfg.record.results_file))
     try:
-        output = run_trial(cfg, output_dir=hydra_cfg.runtime.output_dir, overrides=list(hydra_cfg.overrides.task))
+        with running_marker(output_dir):
+            output = run_trial(cfg, output_dir=output_dir, overrides=list(hydra_cfg.overrides.task),
+                               run_group=Path(hydra_cfg.sweep.dir).name if in_sweep else None)
+    except BlockingIOError:
+        log.warning("trial %s is being run by another job: skipped", output_dir.name)
+        return float("nan")
     except (ConfigError, FedprivError) as err:
         # A problem the user can fix: say what it is, without a traceback, and stop (exit code 2).
         print(f"fedpriv: {err}", file=sys.stderr)

@@ -26,19 +26,10 @@ from fedpriv.record import save_grid, save_samples, write_results
 from fedpriv.training.builders import build_model, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
-from fedpriv.utils.io import stable_hash
+from fedpriv.sweeping.identity import trial_identity
 from fedpriv.utils.runtime import resolve_device
 
 log = logging.getLogger(__name__)
-# Keys that change how a trial is run or reported, not what it measures; left out of its identity.
-_NOT_IDENTITY = ("hydra", "logger", "progress", "paths", "device", "record")
-
-
-def trial_identity(cfg: DictConfig) -> str:
-    values = OmegaConf.to_container(cfg, resolve=True)
-    for key in _NOT_IDENTITY:
-        values.pop(key, None)
-    return stable_hash(values)
 
 
 @dataclass
@@ -55,7 +46,10 @@ def _build(node: DictConfig, what: str):
     return instantiate(node)
 
 
-def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] | None = None) -> TrialOutput:
+def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] | None = None,
+              run_group: str | None = None) -> TrialOutput:
+    """Run one trial and write its files into ``output_dir``; ``results.csv`` is written last, so its presence
+    means the trial finished. ``run_group`` names the sweep for loggers that group runs (W&B)."""
     validate(cfg)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +71,8 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)
     log.info("data: %s, %d train / %d test images of shape %s", data.name, len(data.train), len(data.test), data.shape)
 
-    logger.start(config=OmegaConf.to_container(cfg, resolve=True), run_name=f"{trial_id}", output_dir=output_dir)
+    logger.start(config=OmegaConf.to_container(cfg, resolve=True), run_name=f"{trial_id}", output_dir=output_dir,
+                 group=run_group, labels=_labels(cfg, data.name, protocol, defense, attack))
     failed = True
     try:
         cache = ModelCache(cfg.paths.cache_dir)
@@ -94,7 +89,6 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
         rows = _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides or [],
                       defense, protocol, attack, classifier_meta, evaluator_meta)
-        results_path = write_results(output_dir / cfg.record.results_file, rows)
         save_samples(output_dir / "samples.pt", images, limit=cfg.record.grid_images)
         grid_path = None
         if cfg.record.grid:
@@ -103,6 +97,8 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
                       limit=cfg.record.grid_images)
         summary = _summary(rows)
         logger.log_trial(rows=rows, grid=grid_path, summary=summary)
+        # Last, and atomically: a results file means a finished trial, which a relaunched sweep skips.
+        results_path = write_results(output_dir / cfg.record.results_file, rows)
         objective = summary.get(cfg.objective, float("nan"))
         log.info("trial %s: %s", trial_id, ", ".join(f"{k}={v:.4g}" for k, v in summary.items()))
         failed = False
@@ -234,6 +230,14 @@ def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id
             "classifier_acc": classifier_meta.get("test_accuracy"), "evaluator_acc": evaluator_meta.get("test_accuracy"),
         })
     return rows
+
+
+def _labels(cfg, dataset: str, protocol, defense, attack) -> dict:
+    """What a trial is, for loggers: its kind (the defense) and tags to filter on."""
+    described = defense.describe()
+    tags = [dataset, _name(cfg.model), protocol.name, defense.name, attack.name]
+    tags += [f"{k}={v}" for k, v in described.items() if v not in ("", None)]
+    return {"job_type": defense.name, "tags": tags}
 
 
 def _victim_trained(cfg) -> bool:

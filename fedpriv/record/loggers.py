@@ -17,8 +17,9 @@ class NoLogger:
 
     name = "none"
 
-    def start(self, *, config: dict, run_name: str, output_dir: Path) -> None:
-        pass
+    def start(self, *, config: dict, run_name: str, output_dir: Path, group: Optional[str] = None,
+              labels: Optional[dict] = None) -> None:
+        """``group``: the sweep's name (runs of one sweep share it); ``labels``: ``job_type`` and ``tags``."""
 
     def log_trial(self, *, rows: list[dict], grid: Optional[Path], summary: dict[str, float]) -> None:
         pass
@@ -35,8 +36,9 @@ class WandbLogger(NoLogger):
 
     Args:
         project / entity: where runs go.
-        group: runs of one sweep share a group (null: none).
-        job_type / tags: labels for filtering in the W&B interface.
+        group: the W&B group; null: the sweep's name, so all trials of one sweep share a group.
+        job_type: null: the trial's defense.
+        tags: added to the trial's own tags (dataset, model, protocol, defense, attack, op, magnitude...).
         mode: ``offline``, ``online`` or ``disabled``.
     """
 
@@ -48,7 +50,7 @@ class WandbLogger(NoLogger):
         project: str = "fedpriv",
         entity: Optional[str] = None,
         group: Optional[str] = None,
-        job_type: str = "trial",
+        job_type: Optional[str] = None,
         tags: Optional[list[str]] = None,
         mode: Annotated[str, OneOf(("offline", "online", "disabled"))] = "offline",
     ):
@@ -56,12 +58,14 @@ class WandbLogger(NoLogger):
         self.job_type, self.tags, self.mode = job_type, list(tags or []), mode
         self.run = None
 
-    def start(self, *, config, run_name, output_dir):
+    def start(self, *, config, run_name, output_dir, group=None, labels=None):
         import wandb
 
+        labels = labels or {}
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
-            project=self.project, entity=self.entity, group=self.group, job_type=self.job_type, tags=self.tags,
+            project=self.project, entity=self.entity, group=self.group or group,
+            job_type=self.job_type or labels.get("job_type"), tags=[*labels.get("tags", []), *self.tags],
             mode=self.mode, name=run_name, config=_without_secrets(config), dir=str(output_dir),
             reinit="finish_previous",
         )

@@ -51,3 +51,17 @@ def write_results(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> Pa
 def read_results(path: str | os.PathLike) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def objective_of(path: str | os.PathLike, objective: str) -> float:
+    """A finished trial's objective, recomputed from its results file (mean over classes, as when it ran)."""
+    rows = read_results(path)
+
+    def mean(key: str) -> float:
+        values = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
+        values = [v for v in values if math.isfinite(v)]
+        return sum(values) / len(values) if values else float("nan")
+
+    if objective == "ma_minus_aa":
+        return mean("ma") - mean("aa")
+    return mean(objective)

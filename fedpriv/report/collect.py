@@ -94,7 +94,7 @@ def find_results(sweep_dir: Path) -> list[Path]:
 
 def expected_jobs(sweep_dir: Path) -> tuple[list[str] | None, str]:
     """The override string of every job ``multirun.yaml`` describes, or None and the reason it cannot tell."""
-    from fedpriv.config.sweep_validation import sweep_overrides
+    from fedpriv.sweeping.plan import sweep_overrides
 
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import torch
@@ -41,3 +42,11 @@ def trainer_kwargs(device: torch.device, *, progress: bool) -> dict:
         enable_progress_bar=progress,
         num_sanity_val_steps=0,
     )
+
+
+def apply_thread_budget() -> None:
+    """Use the cores a job was given: ``FEDPRIV_THREADS`` (set by the local parallel launcher) or SLURM's
+    ``SLURM_CPUS_PER_TASK``. Parallel jobs that each start one thread per core slow each other down many times."""
+    threads = os.environ.get("FEDPRIV_THREADS") or os.environ.get("SLURM_CPUS_PER_TASK")
+    if threads and threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))

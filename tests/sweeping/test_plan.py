@@ -1,0 +1,69 @@
+"""Sweep folders named after the command, progress counts, and the launchers' resolved settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from hydra import compose, initialize_config_dir
+
+from fedpriv.record import write_results
+from fedpriv.record.results import objective_of
+from fedpriv.sweeping import running_marker, sweep_progress
+from fedpriv.sweeping.plan import MANIFEST
+from hydra_plugins.fedpriv_launchers.local_parallel import plan_slots
+from tests.conftest import CONF
+
+
+def test_same_command_same_folder_and_bad_trials_stop_the_sweep(tmp_path, cache_dir):
+    env = {**os.environ, "FEDPRIV_CACHE_DIR": str(cache_dir), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "fedpriv.sweep", "-m", "defense=augment", "defense.op=invert",
+               "defense.magnitude=2,4", "attack.iterations=3", "targets.classes=[1]", "progress=false"]
+    for _ in range(2):
+        subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    sweeps = list((tmp_path / "multirun").iterdir())
+    assert len(sweeps) == 1 and sweeps[0].name.startswith("sweep-")
+    assert len(list(sweeps[0].glob("trial-*/results.csv"))) == 2 and (sweeps[0] / MANIFEST).is_file()
+    bad = subprocess.run(command[:-3] + ["defense.magnitude=2,12"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and "defense.magnitude=12" in bad.stderr
+
+
+def test_progress_counts_done_running_and_left(tmp_path):
+    (tmp_path / MANIFEST).write_text('{"trials": [{"id": "a", "overrides": []}, {"id": "b", "overrides": []},'
+                                     ' {"id": "c", "overrides": []}]}')
+    write_results(tmp_path / "trial-a" / "results.csv", [{"ma": 0.5, "aa": 0.25}])
+    (tmp_path / "trial-c").mkdir()
+    (tmp_path / "trial-c" / "running.lock").touch()  # left behind by a killed job: not running
+    with running_marker(tmp_path / "trial-b"):
+        progress = sweep_progress(tmp_path)
+        assert (progress.done, progress.running, progress.left) == (1, 1, 1)
+    assert sweep_progress(tmp_path).running == 0
+    assert objective_of(tmp_path / "trial-a" / "results.csv", "ma_minus_aa") == 0.25
+
+
+def test_local_launcher_slots():
+    assert plan_slots(max_parallel=None, cpus_per_task=None, gpus=[0, 1, 2, 3], cores=32) == (4, 8)
+    assert plan_slots(max_parallel=None, cpus_per_task=None, gpus=[], cores=8) == (8, 1)
+    assert plan_slots(max_parallel=None, cpus_per_task=4, gpus=[], cores=8) == (2, 4)
+    assert plan_slots(max_parallel=2, cpus_per_task=None, gpus=[], cores=8) == (2, 4)
+
+
+def _hydra_cfg(*overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_slurm_launcher_resolves_to_a_job_array():
+    cfg = _hydra_cfg("hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.array_parallelism=8")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.partition, launcher.array_parallelism, launcher.gpus_per_node) == ("gpu", 8, 1)
+    assert launcher.cpus_per_task == 4 and launcher.mem_gb == 16 and launcher.timeout_min == 240
+    assert str(launcher.submitit_folder).endswith(".submitit/%j")
+
+
+def test_local_launcher_is_the_parallel_one():
+    launcher = _hydra_cfg("hydra/launcher=submitit_local", "hydra.launcher.max_parallel=3").hydra.launcher
+    assert launcher._target_.endswith("ParallelLocalLauncher") and launcher.max_parallel == 3
