@@ -2,7 +2,10 @@
 
 A trial is finished when its job directory holds ``results.csv`` (trials write it atomically, so a file that
 exists is complete). Job directories may be named by job number or by trial hash and may sit at any depth, so the
-search is recursive. The expected trials of a sweep come from Hydra's ``multirun.yaml`` at the sweep root.
+search is recursive. The expected trials of a sweep come from the ``trials.json`` manifest that fedpriv writes
+at every launch (trial identities of the current plan), or else from Hydra's ``multirun.yaml``. With a manifest,
+results of trials that are not in the current plan (left by a launch whose config has since changed) are left
+out of the report, with a note, rather than averaged with the current ones.
 """
 
 from __future__ import annotations
@@ -110,6 +113,15 @@ def expected_jobs(sweep_dir: Path) -> tuple[list[str] | None, str]:
 
 
 def _count(sweep_dir: Path, trials: list[Trial]) -> SweepCount:
+    from fedpriv.sweeping.plan import read_manifest
+
+    manifest = read_manifest(sweep_dir)
+    if manifest is not None:
+        done = {t.trial_id for t in trials}
+        planned = {}
+        for entry in manifest:
+            planned.setdefault(entry["id"], " ".join(entry["overrides"]))
+        return SweepCount(sweep_dir, len(trials), len(planned), [o for i, o in planned.items() if i not in done])
     jobs, why = expected_jobs(sweep_dir)
     if jobs is None:
         return SweepCount(sweep_dir, len(trials), None, why_unknown=why)
@@ -127,10 +139,15 @@ def _count(sweep_dir: Path, trials: list[Trial]) -> SweepCount:
 
 def collect(sweep_dirs: list[Path]) -> Collection:
     """Every finished trial under ``sweep_dirs``, each ``trial_id`` once (the first copy found is kept)."""
+    from fedpriv.sweeping.plan import read_manifest
+
     trials: dict[str, Trial] = {}
     counts, notes = [], []
     for sweep_dir in sweep_dirs:
         here: dict[str, Trial] = {}
+        manifest = read_manifest(sweep_dir)
+        planned = None if manifest is None else {entry["id"] for entry in manifest}
+        stale = 0
         for path in find_results(sweep_dir):
             rows = read_results(path)
             if not rows:
@@ -141,6 +158,9 @@ def collect(sweep_dirs: list[Path]) -> Collection:
             trial_id = ids.pop() if len(ids) == 1 and "" not in ids else f"path:{os.fspath(path.parent)}"
             if trial_id.startswith("path:"):
                 notes.append(f"{path} has no single trial_id; identified by its directory")
+            if planned is not None and trial_id not in planned:
+                stale += 1
+                continue
             trial = Trial(trial_id, path.parent, rows)
             if trial_id in trials:
                 notes.append(f"trial {trial_id} in {path.parent} duplicates {trials[trial_id].directory}; "
@@ -148,6 +168,9 @@ def collect(sweep_dirs: list[Path]) -> Collection:
             else:
                 trials[trial_id] = trial
             here.setdefault(trial_id, trial)
+        if stale:
+            notes.append(f"{stale} finished trial(s) in {sweep_dir} are not in its current plan (trials.json): "
+                         "their config changed since; left out")
         counts.append(_count(sweep_dir, list(here.values())))
     return Collection(list(trials.values()), counts, notes)
 

@@ -52,3 +52,20 @@ def test_a_trial_found_twice_is_kept_once_with_a_note(tmp_path):
     assert len(found.rows) == 2
     assert [t.directory for t in found.trials][0] == tmp_path / "a" / "0"
     assert any("same" in note and "duplicates" in note for note in found.notes)
+
+
+def test_manifest_defines_the_plan_and_stale_trials_are_left_out(tmp_path):
+    import json
+
+    from fedpriv.record import write_results
+    from fedpriv.report.collect import collect
+
+    (tmp_path / "trials.json").write_text(json.dumps({"trials": [
+        {"id": "aaa", "overrides": ["defense.magnitude=1"]}, {"id": "bbb", "overrides": ["defense.magnitude=3"]}]}))
+    write_results(tmp_path / "trial-aaa" / "results.csv", [{"trial_id": "aaa", "class": "cat", "ma": 0.5}])
+    write_results(tmp_path / "trial-old" / "results.csv", [{"trial_id": "old", "class": "cat", "ma": 0.9}])
+    collection = collect([tmp_path])
+    assert [t.trial_id for t in collection.trials] == ["aaa"]
+    count = collection.counts[0]
+    assert (count.found, count.expected, count.missing_jobs) == (1, 2, ["defense.magnitude=3"])
+    assert any("not in its current plan" in note for note in collection.notes)
