@@ -28,8 +28,10 @@ class FedAvg(Protocol):
     Mini-batches: each epoch visits the batch in the order the client holds it, in consecutive slices of
     ``local_batch_size`` (the last one may be smaller), with no shuffling. The attacker is assumed to know this
     rule (it knows the protocol), so ``simulate`` cuts its candidates the same way; it does not know which image
-    sits where, which only matters when the batch mixes classes and the attack infers labels (it then assigns
-    the sorted inferred labels to its candidates in that order).
+    sits where, which matters when a batch of mixed classes is cut into several mini-batches and the attack
+    infers labels: it gives its candidates the inferred labels sorted by class, so its mini-batches hold other
+    labels than the client's did, and most of the leakage is lost. ``attack.labels=given`` (labels in the
+    client's order), ``targets.batching=by_class`` or one mini-batch per epoch avoid this.
 
     Defense: the update-side defense acts on every local step's gradient, as a DP-SGD client clips and noises
     each step; ``simulate`` replays the undefended computation, as for FedSGD.

@@ -65,6 +65,16 @@ class FederatedRun:
         }
         return split[self.partition]()
 
+    def signature(self) -> dict:
+        """The settings that shape the trained weights: a partition's own option only counts for that partition,
+        so e.g. a sweep over ``alpha`` with ``partition=iid`` still trains one model."""
+        values = dataclasses.asdict(self)
+        values["clients_per_round"] = self.clients_per_round or self.num_clients
+        unused = {"iid": ("alpha", "shards_per_client"), "shards": ("alpha",), "dirichlet": ("shards_per_client",)}
+        for key in unused[self.partition]:
+            del values[key]
+        return values
+
     def problems(self, train_labels: Tensor) -> list[str]:
         """What makes this run impossible on a training split with these labels (empty when it can run)."""
         if self.rounds == 0:
@@ -146,7 +156,7 @@ def round_victim(run: FederatedRun, *, model_cfg: DictConfig, dataset_cfg: DictC
         "dataset": _dataset_key(dataset_cfg),
         "model": OmegaConf.to_container(model_cfg, resolve=True),
         "architecture": str(net),
-        "fl": dataclasses.asdict(run),
+        "fl": run.signature(),
         "seed": seed,
     }
     meta = cache.get_or_train("fedavg", key, net, lambda model: train_fedavg(model, data, run, seed=seed,

@@ -94,3 +94,11 @@ def test_a_shard_split_that_cannot_cover_the_classes_is_refused_up_front(compose
     with pytest.raises(ConfigError, match="fl.shards_per_client"):
         run_trial(compose_cfg(*overrides), output_dir=tmp_path / "out")
     assert not (tmp_path / "models").exists()
+
+
+def test_options_of_other_partitions_do_not_split_the_cache():
+    base = FederatedRun(rounds=2, partition="iid")
+    assert base.signature() == FederatedRun(rounds=2, partition="iid", alpha=9.0, shards_per_client=5).signature()
+    assert base.signature() == FederatedRun(rounds=2, partition="iid", clients_per_round=10).signature()
+    assert (FederatedRun(rounds=2, partition="dirichlet", alpha=0.1).signature()
+            != FederatedRun(rounds=2, partition="dirichlet", alpha=1.0).signature())
