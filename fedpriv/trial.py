@@ -21,6 +21,7 @@ from fedpriv.attacks.base import AttackProblem, ServerKnowledge
 from fedpriv.config.validate import ConfigError, validate
 from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
+from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
 from fedpriv.record import save_grid, save_samples, write_results
 from fedpriv.training.builders import build_model, trained_model
@@ -66,6 +67,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     data = dataset.load()
     defense.bind(data.classes)
     model_problems = attack.model_problems(build_model(cfg.model, data, defense, seed=seed), tuple(data.shape))
+    model_problems += protocol.trial_problems(victim=cfg.victim, train_labels=data.train.labels)
     if model_problems:
         raise ConfigError(model_problems)
     class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)
@@ -83,7 +85,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         evaluator, evaluator_meta = trained_model(
             "evaluator", model_cfg=cfg.evaluator.model, training_cfg=cfg.evaluator.training, defense=NoDefense(),
             epochs=cfg.evaluator.training.epochs, seed=cfg.evaluator.seed, **common)
-        victim = _victim(cfg, data, defense, classifier, common, seed)
+        victim = _victim(cfg, data, defense, classifier, common, seed, protocol)
         victim = attack.prepare_model(victim, _server_knowledge(data, device, seed))
 
         images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
@@ -107,9 +109,13 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         logger.finish(failed=failed)
 
 
-def _victim(cfg, data, defense, classifier, common, seed):
-    """The attacked model: from a file, the defended classifier after N epochs, or an untrained copy."""
-    if cfg.victim.checkpoint:
+def _victim(cfg, data, defense, classifier, common, seed, protocol):
+    """The attacked model: from a file, the defended classifier after N epochs, the global model after
+    ``fl.rounds`` rounds of FedAvg (never together with the first two; checked up front), or an untrained copy."""
+    if protocol.federation.rounds > 0:
+        victim, _ = round_victim(protocol.federation, model_cfg=cfg.model, dataset_cfg=cfg.dataset, data=data,
+                                 defense=defense, seed=seed, cache=common["cache"], device=common["device"])
+    elif cfg.victim.checkpoint:
         victim = build_model(cfg.model, data, defense, seed=seed)
         load_weights(victim, cfg.victim.checkpoint)
         victim = victim.to(common["device"])
@@ -161,8 +167,9 @@ def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, dev
         x = data.normalize(defended).to(device)
         update = protocol.shared_update(victim, x, labels.to(device), defend_update=defense.defend_update,
                                         population=population, generator=others)
+        known = update.labels if update.labels is not None else labels  # an aggregate's labels are all clients'
         problems.append(AttackProblem(model=victim, update=update, shape=tuple(data.shape),
-                                      num_classes=data.num_classes, bounds=bounds, labels=labels.to(device),
+                                      num_classes=data.num_classes, bounds=bounds, labels=known.to(device),
                                       seed=seed * 100003 + number, device=device, progress=cfg.progress,
                                       protocol=protocol))
         shared.append((index, originals, defended, labels))
@@ -241,7 +248,7 @@ def _labels(cfg, dataset: str, protocol, defense, attack) -> dict:
 
 
 def _victim_trained(cfg) -> bool:
-    return bool(cfg.victim.checkpoint) or cfg.victim.train_epochs > 0
+    return bool(cfg.victim.checkpoint) or cfg.victim.train_epochs > 0 or cfg.fl.get("rounds", 0) > 0
 
 
 def _name(model_cfg) -> str:

@@ -72,9 +72,16 @@ def batch_labels(model: nn.Module, gradients: list[Tensor], batch_size: int, sha
 
 
 def infer_labels(problem) -> Tensor:
-    """Labels for ``problem``'s update: iDLG at one image per update, the counting rule above that."""
+    """Labels for ``problem``'s update: iDLG at one image per update, the counting rule above that.
+
+    Both rules read gradients of the mean loss; a protocol that shares something else (a FedAvg weight
+    difference) converts its update with ``gradient_equivalent`` first.
+    """
     size = problem.reconstruct_size
+    gradients = problem.update.gradients
+    if problem.protocol is not None:
+        gradients = problem.protocol.gradient_equivalent(problem.update)
     if size == 1:
-        return idlg_label(problem.model, problem.update.gradients)
-    return batch_labels(problem.model, problem.update.gradients, size, problem.shape, problem.bounds,
+        return idlg_label(problem.model, gradients)
+    return batch_labels(problem.model, gradients, size, problem.shape, problem.bounds,
                         torch.Generator().manual_seed(problem.seed))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Annotated, Any, Callable, ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
+
+from fedpriv.config.constraints import OneOf, Range
+from fedpriv.fl.partition import PARTITIONS
+from fedpriv.fl.rounds import FederatedRun
 
 
 @dataclass
@@ -17,13 +21,17 @@ class SharedUpdate:
 
     ``gradients`` holds one tensor per parameter of the model, in ``model.parameters()`` order. For FedSGD it
     is the gradient of the mean loss over the client's batch; protocols that share weight differences state so
-    in ``kind`` and describe their local training in ``info`` (local steps, learning rate, client count).
+    in ``kind`` and describe their local training in ``info`` (local steps, learning rate, client count), and
+    their :meth:`Protocol.gradient_equivalent` turns the update back into gradient units. ``batch_size`` counts
+    every image behind the update (all clients' images for an aggregate); ``labels``, when set, are those
+    images' labels in the order ``simulate`` takes them, for threat models that grant the server the labels.
     """
 
     gradients: list[Tensor]
     batch_size: int
     kind: str = "gradient"
     info: dict[str, Any] = field(default_factory=dict)
+    labels: Optional[Tensor] = None
 
 
 def batch_gradients(model: nn.Module, x: Tensor, labels: Tensor) -> list[Tensor]:
@@ -61,14 +69,72 @@ class Protocol:
     attacker's differentiable replica of the same computation for candidate inputs, written with ``torch.func``
     so attacks can run it under ``vmap`` for many problems at once. ``population`` gives the protocol other
     clients' data when it aggregates several clients; protocols that see only the target client ignore it.
+
+    Every protocol can be attacked at round t of a FedAvg run: the keyword arguments below describe that run
+    (:class:`~fedpriv.fl.rounds.FederatedRun`); with ``rounds: 0`` the victim is whatever ``victim.*`` says.
+
+    Args:
+        batch_size: images the target client holds in the attacked round.
+        rounds: FedAvg rounds that train the global model before the attacked round.
+        num_clients / clients_per_round: the federation's size and the clients the server samples per round
+            (null: all of them).
+        partition: how the training split is divided among clients: ``iid``, ``shards`` or ``dirichlet``.
+        shards_per_client: single-class shards per client (``shards``; 2 is McMahan et al.'s non-IID split).
+        alpha: Dirichlet concentration (``dirichlet``): small is skewed, large is close to IID.
+        round_epochs / round_lr / round_batch_size: the local SGD of each client in the rounds before the attack.
     """
 
     name: ClassVar[str] = "protocol"
     batch_size: int = 1
+    federation: FederatedRun = FederatedRun()
+
+    def __init__(
+        self,
+        *,
+        batch_size: Annotated[int, Range(1, 4096)] = 1,
+        rounds: Annotated[int, Range(0, 100_000)] = 0,
+        num_clients: Annotated[int, Range(1, 100_000)] = 10,
+        clients_per_round: Annotated[Optional[int], Range(1, 100_000)] = None,
+        partition: Annotated[str, OneOf(PARTITIONS)] = "iid",
+        shards_per_client: Annotated[int, Range(1, 1000)] = 2,
+        alpha: Annotated[float, Range(0, None, low_open=True)] = 0.5,
+        round_epochs: Annotated[int, Range(1, 1000)] = 1,
+        round_lr: Annotated[float, Range(0, None, low_open=True)] = 0.1,
+        round_batch_size: Annotated[int, Range(1, 100_000)] = 32,
+    ):
+        self.batch_size = batch_size
+        self.federation = FederatedRun(
+            rounds=rounds, num_clients=num_clients, clients_per_round=clients_per_round, partition=partition,
+            shards_per_client=shards_per_client, alpha=alpha, round_epochs=round_epochs, round_lr=round_lr,
+            round_batch_size=round_batch_size)
+
+    @classmethod
+    def config_problems(cls, *, rounds: int = 0, num_clients: int = 10, clients_per_round: Optional[int] = None,
+                        **_) -> list[str]:
+        """Checks across keys (the validator prefixes each message with ``fl.``)."""
+        if rounds > 0 and clients_per_round is not None and clients_per_round > num_clients:
+            return [f"clients_per_round={clients_per_round} exceeds num_clients={num_clients}; the server samples "
+                    "the clients of a round from the federation"]
+        return []
+
+    def trial_problems(self, *, victim: Any, train_labels: Tensor) -> list[str]:
+        """Conflicts with the rest of a trial's config, checked before anything is trained."""
+        if self.federation.rounds == 0:
+            return []
+        problems = [f"fl.rounds={self.federation.rounds} trains the victim by FedAvg, so {key}={value!r} cannot "
+                    f"also set it; use one of them (fl.rounds=0 keeps the victim.* behaviour)"
+                    for key, value in (("victim.train_epochs", victim.train_epochs),
+                                       ("victim.checkpoint", victim.checkpoint)) if value]
+        return problems + self.federation.problems(train_labels)
+
     # Images the attacker must reconstruct per shared update (more than batch_size when clients are aggregated).
     @property
     def reconstruct_size(self) -> int:
         return self.batch_size
+
+    def gradient_equivalent(self, update: SharedUpdate) -> list[Tensor]:
+        """``update`` in the units of one gradient of the mean loss, for rules that read labels from gradients."""
+        return update.gradients
 
     def simulate(self, model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor,
                  labels: Tensor) -> list[Tensor]:

@@ -13,12 +13,13 @@ class FedSGD(Protocol):
 
     Args:
         batch_size: images per shared gradient (the attacker reconstructs them jointly); default 1.
+        **federation: the FedAvg run before the attacked round (``rounds`` etc.), see :class:`Protocol`.
     """
 
     name = "fedsgd"
 
-    def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1):
-        self.batch_size = batch_size
+    def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1, **federation):
+        super().__init__(batch_size=batch_size, **federation)
 
     def shared_update(self, model, x, labels, *, defend_update, population=None, generator=None):
         gradients = batch_gradients(model, x, labels)
