@@ -54,7 +54,7 @@ class Analytic(Attack):
     def reconstruct(self, problem: AttackProblem) -> Reconstruction:
         start = time.perf_counter()
         layer = first_linear(problem.model, problem.shape)
-        weight_grad, bias_grad = layer_gradients(problem.model, layer, problem.update.gradients)
+        weight_grad, bias_grad = layer_gradients(problem.model, layer, problem.gradients)
         usable = (bias_grad.abs() > NEGLIGIBLE * bias_grad.abs().max()).nonzero().flatten()
         if len(usable) == 0:  # a defense zeroed the layer: nothing to read, return the mean image
             images = torch.zeros(problem.batch_size, *problem.shape, device=bias_grad.device)
@@ -63,7 +63,7 @@ class Analytic(Attack):
         chosen = usable[self.pick_units(estimates, bias_grad[usable], problem)]
         images = (weight_grad[chosen] / bias_grad[chosen, None]).view(-1, *problem.shape)
         if problem.batch_size == 1:
-            labels = idlg_label(problem.model, problem.update.gradients)
+            labels = idlg_label(problem.model, problem.gradients)
         else:
             probes = torch.eye(len(bias_grad), device=bias_grad.device)[chosen]
             costs = label_costs(problem.model, layer.bias, images, probes, problem.batch_size * bias_grad[chosen])

@@ -61,6 +61,14 @@ class AttackProblem:
         return self.update.batch_size
 
     @property
+    def gradients(self) -> list[Tensor]:
+        """The shared update in the units of one gradient of the mean loss (a FedAvg weight difference is
+        rescaled by its protocol), for attacks that read quantities off gradients directly."""
+        if self.protocol is None:
+            return self.update.gradients
+        return self.protocol.gradient_equivalent(self.update)
+
+    @property
     def reconstruct_size(self) -> int:
         """Images behind the update: the batch, or all clients' images when several are aggregated."""
         return self.protocol.reconstruct_size if self.protocol is not None else self.batch_size

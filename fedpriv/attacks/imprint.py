@@ -144,8 +144,8 @@ class Imprint(Attack):
         start = time.perf_counter()
         block = _find_block(problem.model)
         position = {id(p): i for i, p in enumerate(problem.model.parameters())}
-        weight_grad = problem.update.gradients[position[id(block.bins.weight)]].detach()
-        bias_grad = problem.update.gradients[position[id(block.bins.bias)]].detach()
+        weight_grad = problem.gradients[position[id(block.bins.weight)]].detach()
+        bias_grad = problem.gradients[position[id(block.bins.bias)]].detach()
         # Bin i holds the images between unit i's threshold and the next one's; the top unit's bin is open.
         order = block.thresholds().argsort()
         weight_steps, bias_steps = _steps(weight_grad[order]), _steps(bias_grad[order])

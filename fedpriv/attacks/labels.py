@@ -78,9 +78,7 @@ def infer_labels(problem) -> Tensor:
     difference) converts its update with ``gradient_equivalent`` first.
     """
     size = problem.reconstruct_size
-    gradients = problem.update.gradients
-    if problem.protocol is not None:
-        gradients = problem.protocol.gradient_equivalent(problem.update)
+    gradients = problem.gradients
     if size == 1:
         return idlg_label(problem.model, gradients)
     return batch_labels(problem.model, gradients, size, problem.shape, problem.bounds,

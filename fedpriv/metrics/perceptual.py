@@ -19,6 +19,7 @@ from torch import Tensor
 
 log = logging.getLogger(__name__)
 _WARNED: set[str] = set()
+_DOWNLOAD_FAILED: list[str] = []  # one failed download per process is enough: offline sweeps do not retry
 # lpips' AlexNet slices hold these indices of torchvision's alexnet().features.
 _SLICES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 2, 5: 3, 6: 3, 7: 3, 8: 4, 9: 4, 10: 5, 11: 5}
 MIN_SIZE = 32
@@ -37,14 +38,17 @@ def _load_backbone(path: str | None, download: bool) -> tuple[dict | None, str]:
         return {k.removeprefix("features."): v for k, v in state.items()}, ""
     if not download:
         return None, "no metrics.lpips.backbone is set and metrics.lpips.download=false"
+    if _DOWNLOAD_FAILED:
+        return None, _DOWNLOAD_FAILED[0]
     try:
         import torchvision
 
         net = torchvision.models.alexnet(weights=torchvision.models.AlexNet_Weights.IMAGENET1K_V1)
         return net.features.state_dict(), ""
     except Exception as err:
-        return None, (f"the AlexNet backbone could not be downloaded ({type(err).__name__}); set "
-                      "metrics.lpips.backbone to a local alexnet().features state_dict")
+        _DOWNLOAD_FAILED.append(f"the AlexNet backbone could not be downloaded ({type(err).__name__}); set "
+                                "metrics.lpips.backbone to a local alexnet().features state_dict")
+        return None, _DOWNLOAD_FAILED[0]
 
 
 class LpipsScorer:
