@@ -86,6 +86,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
             "evaluator", model_cfg=cfg.evaluator.model, training_cfg=cfg.evaluator.training, defense=NoDefense(),
             epochs=cfg.evaluator.training.epochs, seed=cfg.evaluator.seed, **common)
         victim = _victim(cfg, data, defense, classifier, common, seed, protocol)
+        classifier_meta = {**classifier_meta, "victim_accuracy": _accuracy(victim, data, device)}
         victim = attack.prepare_model(victim, _server_knowledge(data, device, seed))
 
         images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
@@ -235,8 +236,18 @@ def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id
             "attack_seconds": mean(images["seconds"]), "batch_size": protocol.batch_size,
             "iterations": getattr(attack, "iterations", None), "victim_trained": _victim_trained(cfg),
             "classifier_acc": classifier_meta.get("test_accuracy"), "evaluator_acc": evaluator_meta.get("test_accuracy"),
+            "victim_acc": classifier_meta.get("victim_accuracy"),
         })
     return rows
+
+
+VICTIM_PROBE = 2000
+
+
+def _accuracy(model, data, device) -> float:
+    """Clean test accuracy of the attacked model (on up to 2,000 test images): how trained it is."""
+    images, labels = data.test.images[:VICTIM_PROBE], data.test.labels[:VICTIM_PROBE]
+    return float((predict(model, images, data.normalize, device).cpu() == labels).float().mean())
 
 
 def _labels(cfg, dataset: str, protocol, defense, attack) -> dict:

@@ -34,6 +34,7 @@ def test_results_have_one_row_per_class_within_the_contract(baseline):
         assert row["overrides"] == " ".join(FAST)
     assert (out / "reconstructions.png").stat().st_size > 1000
     assert output.images["reconstruction"].shape == (4, 1, 16, 16)
+    assert float(rows[0]["victim_acc"]) < 0.3  # the untrained victim is near chance
     samples = torch.load(out / "samples.pt", weights_only=True)
     assert samples["reconstruction"].dtype == torch.uint8 and samples["labels"].tolist() == [0, 1, 2, 3]
 
@@ -73,5 +74,6 @@ def test_lpips_column_filled_with_a_local_backbone(compose_cfg, tmp_path, lpips_
 def test_trained_victim_is_the_cached_classifier(compose_cfg, tmp_path, cache_dir):
     output = run_trial(compose_cfg(*FAST, "victim.train_epochs=20", "attack.iterations=5"), output_dir=tmp_path)
     assert all(r["victim_trained"] for r in output.rows)
+    assert all(r["victim_acc"] == r["classifier_acc"] > 0.5 for r in output.rows)
     cached = sorted(p.name for p in (cache_dir / "models").glob("classifier-*.pt"))
     assert len(cached) >= 1  # the victim reused the MA classifier's cache entry (same epochs, same key)
