@@ -58,6 +58,10 @@ class DPSGD(Defense):
         # Per-example gradients are undefined through BatchNorm; Opacus' fix swaps it for GroupNorm.
         if ModuleValidator.validate(model, strict=False):
             model = ModuleValidator.fix(model)
+        # Opacus' backward hooks cannot follow activations that overwrite their input (torchvision's ResNets).
+        for module in model.modules():
+            if getattr(module, "inplace", False):
+                module.inplace = False
         return model
 
     def private_training(self, module, optimizer, loader, *, epochs):

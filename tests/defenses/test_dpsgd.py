@@ -37,6 +37,18 @@ def test_batchnorm_is_replaced_for_private_training():
     assert "BatchNorm2d" not in kinds and "GroupNorm" in kinds
 
 
+def test_resnet18_trains_privately():
+    from fedpriv.models import ResNet18
+
+    data = Digits(image_size=32).load()
+    data.train = data.train.subset(torch.arange(64))
+    net = DPSGD(noise_multiplier=1.0).adapt_model(ResNet18(in_shape=data.shape, num_classes=10, stem="imagenet"))
+    assert not any(getattr(m, "inplace", False) for m in net.modules())
+    result = train_classifier(net, data, TRAINING, DPSGD(noise_multiplier=1.0), epochs=1, seed=0,
+                              device=torch.device("cpu"), progress=False)
+    assert result.epsilon > 0
+
+
 def test_shared_update_is_clipped_and_noised():
     torch.manual_seed(0)
     model = LeNet(in_shape=(1, 16, 16), num_classes=10)

@@ -1,0 +1,35 @@
+"""Every experiment preset composes, validates and (the laptop-scale ones) runs one tiny trial on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedpriv.config import config_problems
+from fedpriv.record import read_results
+from fedpriv.trial import run_trial
+from tests.conftest import CONF
+
+PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if not p.stem.startswith("_"))
+TINY = ["attack.iterations=2", "attack.parallel=2", "targets.classes=[0,1]", "dataset.train_per_class=4",
+        "dataset.test_per_class=2", "training.epochs=1", "evaluator.training.epochs=1", "record.grid=false"]
+
+
+def test_presets_are_there():
+    for grid in ("seed000_cifar10", "seed000_cifar100", "seed001_cifar10"):
+        assert {grid, f"{grid}_dp", f"{grid}_small", f"{grid}_dp_small"} <= set(PRESETS)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_composes_and_validates(compose_cfg, cifar10_root, preset):
+    cfg = compose_cfg(f"experiment={preset}", f"dataset.root={cifar10_root}")
+    assert config_problems(cfg) == []
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p.endswith("_small") and "cifar100" not in p])
+def test_laptop_preset_runs_a_trial(compose_cfg, cifar10_root, preset, tmp_path):
+    output = run_trial(compose_cfg(f"experiment={preset}", f"dataset.root={cifar10_root}", *TINY), output_dir=tmp_path)
+    rows = read_results(Path(output.results_path))
+    assert [r["class"] for r in rows] == ["airplane", "automobile"]
+    assert all(r["dataset"] == "cifar10" and 0 <= float(r["ma"]) <= 1 for r in rows)
