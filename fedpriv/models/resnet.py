@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import torchvision
 from torch import nn
+from torchvision.models.resnet import BasicBlock, ResNet
 
 from fedpriv.config.constraints import OneOf
 from fedpriv.models.common import InShape, NumClasses
+
+
+class _BasicBlock(BasicBlock):
+    """torchvision's block with an out-of-place residual sum: Opacus' per-example hooks (DP-SGD) reject the
+    in-place ``out += identity`` on a hooked module's output. Same layers, same state_dict."""
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
 
 
 class ResNet18(nn.Module):
@@ -29,7 +40,7 @@ class ResNet18(nn.Module):
         stem: Annotated[str, OneOf(("small", "imagenet"))] = "small",
     ):
         super().__init__()
-        net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+        net = ResNet(_BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
         if stem == "small":
             net.conv1 = nn.Conv2d(in_shape[0], 64, kernel_size=3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()
