@@ -1,7 +1,8 @@
 """A trial's identity: a hash of its resolved config, so a sweep finds finished trials whatever job number they had.
 
-Keys that change how a trial is run or reported but not what it measures (logging, progress bars, paths, the
-device, the returned objective) are left out, so moving a sweep to a GPU or turning W&B on does not redo it.
+Keys that change how a trial is run or reported but not what it measures (logging, progress bars, paths, where
+the data and weights files live, the device, the returned objective) are left out, so moving a sweep to a GPU,
+to another machine's data folder, or turning W&B on does not redo it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,26 @@ from omegaconf import DictConfig, OmegaConf
 from fedpriv.utils.io import stable_hash
 
 NOT_IDENTITY = ("hydra", "logger", "progress", "paths", "device", "record", "objective")
+# Where things live on this machine, not what they are.
+LOCATIONS = ("dataset.root", "dataset.download", "metrics.lpips.backbone", "metrics.lpips.download")
 TRIAL_PREFIX = "trial-"
+
+
+def without(values: dict, dotted_keys) -> dict:
+    """``values`` without the given dotted keys (a copy; missing keys are ignored)."""
+    values = dict(values)
+    for dotted in dotted_keys:
+        head, _, rest = dotted.partition(".")
+        if head in values:
+            values[head] = without(values[head], [rest]) if rest and isinstance(values[head], dict) else None
+            if not rest:
+                del values[head]
+    return values
 
 
 def trial_identity(cfg: DictConfig) -> str:
     trial = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k not in NOT_IDENTITY])
-    return stable_hash(OmegaConf.to_container(trial, resolve=True))
+    return stable_hash(without(OmegaConf.to_container(trial, resolve=True), LOCATIONS))
 
 
 def trial_dirname(cfg: DictConfig) -> str:

@@ -27,8 +27,10 @@ def build_model(model_cfg: DictConfig, data: DatasetBundle, defense: Defense, *,
 
 
 def _dataset_key(dataset_cfg: DictConfig) -> dict:
+    """The dataset's identity for the model cache: its config without where it lives on this machine."""
     key = OmegaConf.to_container(dataset_cfg, resolve=True)
     key.pop("download", None)
+    key.pop("root", None)
     return key
 
 

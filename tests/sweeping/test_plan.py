@@ -67,3 +67,14 @@ def test_slurm_launcher_resolves_to_a_job_array():
 def test_local_launcher_is_the_parallel_one():
     launcher = _hydra_cfg("hydra/launcher=submitit_local", "hydra.launcher.max_parallel=3").hydra.launcher
     assert launcher._target_.endswith("ParallelLocalLauncher") and launcher.max_parallel == 3
+
+
+def test_identity_ignores_where_files_live(compose_cfg, cifar10_root, tmp_path):
+    from fedpriv.sweeping import trial_identity
+
+    base = ["dataset=cifar10", "metrics.lpips.backbone=/a/alex.pth"]
+    here = trial_identity(compose_cfg(*base, f"dataset.root={cifar10_root}"))
+    elsewhere = trial_identity(compose_cfg("dataset=cifar10", "metrics.lpips.backbone=/b/alex.pth",
+                                           f"dataset.root={tmp_path}", "device=cpu", "logger=wandb"))
+    assert here == elsewhere
+    assert here != trial_identity(compose_cfg(*base, f"dataset.root={cifar10_root}", "dataset.train_per_class=5"))
