@@ -19,7 +19,7 @@ def problems(cifar10_root):
     torch.manual_seed(0)
     model = ConvNet(in_shape=data.shape, num_classes=10, width=8).eval()
     out = []
-    for i in range(0, 24, 4):  # six images, six classes
+    for i in range(0, 16, 4):  # four images, four classes
         x, y = data.normalize(data.test.images[i : i + 1]), data.test.labels[i : i + 1]
         update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
         out.append(AttackProblem(model=model, update=update, shape=data.shape, num_classes=10, bounds=data.bounds(),
@@ -34,9 +34,9 @@ def _mean_psnr(data, problems, results):
 
 def test_parallel_equals_sequential_with_adam(problems):
     data, batch = problems
-    options = dict(iterations=40, restarts=2, signed=False, labels="given")
+    options = dict(iterations=25, restarts=2, signed=False, labels="given")
     one_by_one = InvertingGradients(parallel=1, **options).reconstruct_many(batch)
-    together = InvertingGradients(parallel=12, **options).reconstruct_many(batch)
+    together = InvertingGradients(parallel=8, **options).reconstruct_many(batch)
     for a, b in zip(one_by_one, together):
         assert a.info["best_restart"] == b.info["best_restart"]
         assert a.loss == pytest.approx(b.loss, rel=0.05)
@@ -47,14 +47,14 @@ def test_parallel_equals_sequential_with_adam(problems):
 
 def test_parallel_matches_sequential_quality_with_signed_adam(problems):
     data, batch = problems
-    options = dict(iterations=40, restarts=2, signed=True, labels="given")
+    options = dict(iterations=25, restarts=2, signed=True, labels="given")
     one_by_one = InvertingGradients(parallel=1, **options).reconstruct_many(batch)
-    together = InvertingGradients(parallel=12, **options).reconstruct_many(batch)
+    together = InvertingGradients(parallel=8, **options).reconstruct_many(batch)
     # Sign steps flip where a gradient is exactly around zero, so single restarts may take other paths;
     # the reconstructions an experiment reports are equally good.
     same = sum(torch.equal(a.images, b.images) or
                psnr(data.denormalize(a.images), data.denormalize(b.images)).item() > 60 for a, b in zip(one_by_one, together))
-    assert same >= len(batch) - 2
+    assert same >= len(batch) - 1
     assert abs(_mean_psnr(data, batch, one_by_one) - _mean_psnr(data, batch, together)) < 1.0
 
 
