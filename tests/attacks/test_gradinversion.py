@@ -134,13 +134,17 @@ def test_label_rules_recover_a_batch_of_distinct_classes(cifar):
 
 
 @pytest.mark.slow
-def test_resnet18_recovers_a_batch_of_32_shapes(cifar):
+def test_resnet18_batch_of_32_gains_from_the_batchnorm_prior(cifar):
     torch.manual_seed(0)
-    model = ResNet18(in_shape=cifar.shape, num_classes=10).eval()
-    problem, _ = _problem(cifar, model, torch.arange(32), seed=1)
-    result = GradInversion(iterations=3, labels="given").reconstruct(problem)
-    assert result.images.shape == (32, 3, 32, 32) and torch.isfinite(result.images).all()
-    assert len(result.labels) == 32
+    model = _with_data_statistics(ResNet18(in_shape=cifar.shape, num_classes=10), cifar)
+    problem, x = _problem(cifar, model, torch.arange(32), seed=1)
+    quality = {}
+    for weight in (0.0, 0.01):
+        result = GradInversion(iterations=30, labels="given", bn_weight=weight).reconstruct(problem)
+        assert result.images.shape == (32, 3, 32, 32) and len(result.labels) == 32
+        quality[weight] = _matched_psnr(cifar, result, x)
+    # Measured (about 4 s per iteration on one CPU core): 9.05 dB without the prior, 10.24 dB with it.
+    assert quality[0.01] > quality[0.0] + 0.5, quality
 
 
 def test_trial_end_to_end_writes_the_results_contract(compose_cfg, tmp_path):
