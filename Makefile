@@ -35,6 +35,9 @@ sweep: ## Example sweep: augmentation defense at five magnitudes, written under 
 report: ## Tables and figures from a sweep: make report SWEEP=multirun/<date>/<time>
 	$(PY) -m fedpriv.report $(SWEEP)
 
+bench: ## Attack-engine benchmark (Lightning vs plain loop, batched vs sequential): make bench ROOT=<cifar10 root>
+	$(PY) -m fedpriv.bench $(if $(ROOT),--root $(ROOT))
+
 clean: ## Remove caches and test outputs (keeps $(VENV) and multirun/)
 	rm -rf .pytest_cache outputs
 	find . -name __pycache__ -prune -exec rm -rf {} +
