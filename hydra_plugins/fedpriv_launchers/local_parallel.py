@@ -63,12 +63,18 @@ class ParallelLocalLauncher(LocalLauncher):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         log.info("Parallel local sweep in %s: %d jobs, %d at once, %s, %d thread(s) each", sweep_dir,
                  len(job_overrides), parallel, f"GPUs {gpus}" if gpus else "CPU", threads)
-        free_gpus, running, jobs = list(gpus), {}, {}
+        finished = self._finished_trials(sweep_dir)
+        free_gpus, running, jobs, skipped = list(gpus), {}, {}, {}
         for offset, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + offset
+            if tuple(overrides) in finished:
+                # Known from the sweep's plan to be complete: no process is started just to find that out.
+                log.info("\t#%d : %s (finished in an earlier launch: skipped)", idx, " ".join(filter_overrides(overrides)))
+                skipped[idx] = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
+                continue
             while len(running) >= parallel:
                 free_gpus += self._reap(running)
                 time.sleep(POLL_SECONDS) if len(running) >= parallel else None
-            idx = initial_job_idx + offset
             gpu = free_gpus.pop(0) if gpus else None
             executor = submitit.LocalExecutor(folder=self.params["submitit_folder"])
             executor.update_parameters(
@@ -87,8 +93,17 @@ class ParallelLocalLauncher(LocalLauncher):
         while running:
             self._reap(running)
             time.sleep(POLL_SECONDS) if running else None
-        return [self._result(jobs[idx], list(job_overrides[idx - initial_job_idx]))
-                for idx in sorted(jobs)]
+        return [skipped[idx] if idx in skipped else self._result(jobs[idx], list(job_overrides[idx - initial_job_idx]))
+                for idx in sorted({*jobs, *skipped})]
+
+    def _finished_trials(self, sweep_dir: Path) -> set[tuple[str, ...]]:
+        """Override lists of the planned trials (``trials.json``) whose results file already exists."""
+        from fedpriv.sweeping.identity import TRIAL_PREFIX
+        from fedpriv.sweeping.plan import read_manifest
+
+        results = str(self.config.get("record", {}).get("results_file", "results.csv"))
+        return {tuple(t["overrides"]) for t in read_manifest(sweep_dir) or []
+                if (sweep_dir / f"{TRIAL_PREFIX}{t['id']}" / results).is_file()}
 
     @staticmethod
     def _reap(running: dict) -> list[int]:

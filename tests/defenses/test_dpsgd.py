@@ -42,6 +42,7 @@ def test_resnet18_trains_privately():
 
     data = Digits(image_size=32).load()
     data.train = data.train.subset(torch.arange(64))
+    data.test = data.test.subset(torch.arange(32))
     net = DPSGD(noise_multiplier=1.0).adapt_model(ResNet18(in_shape=data.shape, num_classes=10, stem="imagenet"))
     assert not any(getattr(m, "inplace", False) for m in net.modules())
     result = train_classifier(net, data, TRAINING, DPSGD(noise_multiplier=1.0), epochs=1, seed=0,

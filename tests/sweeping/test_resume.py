@@ -45,6 +45,8 @@ def test_killed_parallel_sweep_resumes_without_rerunning_finished_trials(tmp_pat
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     after = _finished(sweep_dir)
     assert len(after) == 10
+    # the launcher knows finished trials from the plan and starts no process for them
+    assert (again.stdout + again.stderr).count("finished in an earlier launch: skipped") == len(before)
     for name, stamp in before.items():
         assert after[name] == stamp, f"{name} finished before the kill but was run again"
     ids = [read_results(sweep_dir / name / "results.csv")[0]["trial_id"] for name in after]
