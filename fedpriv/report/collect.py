@@ -183,5 +183,5 @@ def check_sweep_dirs(paths: list[str]) -> list[Path]:
             raise ReportError(f"sweep_dir '{text}' does not exist")
         if not path.is_dir():
             raise ReportError(f"sweep_dir '{text}' is not a directory")
-        dirs.append(path.resolve())
+        dirs.append(path)  # as given: tables and report.md name the folders the way the user did
     return dirs
