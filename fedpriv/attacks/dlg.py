@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fedpriv.attacks.engine import OPTIMIZERS, SCHEDULES
-from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS
+from fedpriv.attacks.objectives import DISTANCES
 from fedpriv.attacks.optimization import LABEL_SOURCES, OptimizationAttack
 from fedpriv.config.constraints import OneOf, Range
 
@@ -27,20 +27,15 @@ class DLG(OptimizationAttack):
     def __init__(
         self,
         *,
-        iterations: Annotated[int, Range(1)] = 300,
-        restarts: Annotated[int, Range(1, 256)] = 1,
         optimizer: Annotated[str, OneOf(OPTIMIZERS)] = "lbfgs",
         lr: Annotated[float, Range(0, None, low_open=True)] = 1.0,
         schedule: Annotated[str, OneOf(SCHEDULES)] = "none",
-        signed: bool = False,
         box: bool = False,
         distance: Annotated[str, OneOf(tuple(DISTANCES))] = "euclidean",
-        layer_weights: Annotated[str, OneOf(LAYER_WEIGHTS)] = "equal",
         tv_weight: Annotated[float, Range(0)] = 0.0,
-        init: Annotated[str, OneOf(("randn", "uniform"))] = "randn",
         labels: Annotated[str, OneOf(LABEL_SOURCES)] = "optimize",
-        parallel: Annotated[int, Range(1, 4096)] = 1,
+        **common,
     ):
-        super().__init__(iterations=iterations, restarts=restarts, optimizer=optimizer, lr=lr, schedule=schedule,
-                         signed=signed, box=box, distance=distance, layer_weights=layer_weights, tv_weight=tv_weight,
-                         init=init, labels=labels, parallel=parallel)
+        """The paper's defaults where they differ from :class:`OptimizationAttack`'s; every other key is its."""
+        super().__init__(optimizer=optimizer, lr=lr, schedule=schedule, box=box, distance=distance,
+                         tv_weight=tv_weight, labels=labels, **common)

@@ -25,7 +25,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from fedpriv.attacks.base import AttackProblem
 from fedpriv.attacks.engine import OPTIMIZERS, SCHEDULES
 from fedpriv.attacks.labels import last_linear
-from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS
 from fedpriv.attacks.optimization import LABEL_SOURCES, OptimizationAttack
 from fedpriv.config.constraints import OneOf, Range
 
@@ -138,32 +137,25 @@ class GradInversion(OptimizationAttack):
     def __init__(
         self,
         *,
-        iterations: Annotated[int, Range(1)] = 300,
         restarts: Annotated[int, Range(1, 256)] = 1,
         optimizer: Annotated[str, OneOf(OPTIMIZERS)] = "adam",
-        lr: Annotated[float, Range(0, None, low_open=True)] = 0.1,
         schedule: Annotated[str, OneOf(SCHEDULES)] = "cosine",
         signed: bool = False,
-        box: bool = True,
-        distance: Annotated[str, OneOf(tuple(DISTANCES))] = "cosine",
-        layer_weights: Annotated[str, OneOf(LAYER_WEIGHTS)] = "equal",
-        tv_weight: Annotated[float, Range(0)] = 1e-4,
         bn_weight: Annotated[float, Range(0)] = 1e-2,
         bn_distance: Annotated[str, OneOf(tuple(BN_DISTANCES))] = "relative",
         l2_weight: Annotated[float, Range(0)] = 1e-4,
         group_weight: Annotated[float, Range(0)] = 0.0,
-        init: Annotated[str, OneOf(("randn", "uniform"))] = "randn",
         labels: Annotated[str, OneOf((*LABEL_SOURCES, "yin"))] = "infer",
         parallel: Annotated[int, Range(1, 4096)] = 1,
+        **common,
     ):
         problems = self.config_problems(optimizer=optimizer, restarts=restarts, group_weight=group_weight)
         if problems:
             from fedpriv.config.validate import ConfigError
 
             raise ConfigError([f"attack.{p}" for p in problems])
-        super().__init__(iterations=iterations, restarts=restarts, optimizer=optimizer, lr=lr, schedule=schedule,
-                         signed=signed, box=box, distance=distance, layer_weights=layer_weights, tv_weight=tv_weight,
-                         init=init, labels=labels, parallel=parallel)
+        super().__init__(restarts=restarts, optimizer=optimizer, schedule=schedule, signed=signed, labels=labels,
+                         parallel=parallel, **common)
         self.bn_weight, self.bn_distance = bn_weight, bn_distance
         self.l2_weight, self.group_weight = l2_weight, group_weight
         if self.grouped:
