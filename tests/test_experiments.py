@@ -33,3 +33,11 @@ def test_laptop_preset_runs_a_trial(compose_cfg, cifar10_root, preset, tmp_path)
     rows = read_results(Path(output.results_path))
     assert [r["class"] for r in rows] == ["airplane", "automobile"]
     assert all(r["dataset"] == "cifar10" and 0 <= float(r["ma"]) <= 1 for r in rows)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_baseline_arm_is_one_override(compose_cfg, cifar10_root, preset):
+    # Presets keep defense-specific values in their defense option, so `defense=none` replaces all of them.
+    cfg = compose_cfg(f"experiment={preset}", f"dataset.root={cifar10_root}", "defense=none")
+    assert config_problems(cfg) == []
+    assert list(cfg.defense) == ["_target_"]

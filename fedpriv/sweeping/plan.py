@@ -3,6 +3,8 @@
 Hydra launches the jobs of ``-m a=1,2 b=x,y`` one by one (or hands them to SLURM). :class:`PlanSweep`, a
 Hydra callback registered in ``conf/config.yaml``, runs once at the start of every multirun:
 
+- when the command line replaces a config group that the preset sweeps (``experiment=<grid> defense=none``), it
+  leaves out the preset's sweep over keys the new choice does not have, so a preset's baseline arm is one trial;
 - it names the sweep folder after the command (``multirun/<experiment>-<hash of the overrides>``) unless
   ``hydra.sweep.dir`` is set, so relaunching the same command resumes the same sweep;
 - it composes and validates every trial's config, stopping the sweep if any has problems (naming the trial
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fedpriv.config.validate import config_problems
 from fedpriv.sweeping.identity import TRIAL_PREFIX, trial_identity
@@ -47,6 +49,28 @@ def sweep_overrides(config: DictConfig) -> list[list[str]] | None:
     return jobs
 
 
+_ABSENT = object()
+
+
+def drop_replaced_grids(config: DictConfig) -> list[str]:
+    """Leave out sweeper parameters ``<group>.<key>`` of a group chosen on the command line whose new choice has
+    no ``<key>``: a preset's grid over ``defense.op`` means nothing for ``defense=none``. Returns the keys left
+    out. Parameters of groups the command line did not choose stay, so a typo in a preset is still an error."""
+    chosen = {o.split("=", 1)[0].lstrip("+~") for o in config.hydra.overrides.task if "=" in o}
+    params = config.hydra.sweeper.get("params") or {}
+    dropped = []
+    for key in list(params):
+        group, _, rest = str(key).partition(".")
+        if rest and group in chosen and OmegaConf.select(config, str(key), default=_ABSENT) is _ABSENT:
+            dropped.append(str(key))
+    if dropped:
+        with open_dict(config):
+            for key in dropped:
+                del config.hydra.sweeper.params[key]
+    return dropped
+
+
+
 def sweep_name(config: DictConfig) -> str:
     """``<experiment or "sweep">-<hash>`` of the command's overrides and the sweeper's parameters."""
     label = config.hydra.runtime.choices.get("experiment") or "sweep"
@@ -70,6 +94,10 @@ class PlanSweep(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra.core.global_hydra import GlobalHydra
 
+        dropped = drop_replaced_grids(config)
+        if dropped:
+            log.info("the preset's sweep over %s does not apply to the %s chosen on the command line: left out",
+                     ", ".join(dropped), " and ".join(sorted({k.split(".")[0] for k in dropped})))
         jobs = sweep_overrides(config)
         if not jobs:
             return

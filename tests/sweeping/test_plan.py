@@ -78,3 +78,22 @@ def test_identity_ignores_where_files_live(compose_cfg, cifar10_root, tmp_path):
                                            f"dataset.root={tmp_path}", "device=cpu", "logger=wandb"))
     assert here == elsewhere
     assert here != trial_identity(compose_cfg(*base, f"dataset.root={cifar10_root}", "dataset.train_per_class=5"))
+
+
+def test_a_presets_grid_over_a_replaced_defense_is_left_out():
+    from fedpriv.sweeping.plan import drop_replaced_grids, sweep_overrides
+
+    def jobs(*overrides):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            config = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+        return drop_replaced_grids(config), sweep_overrides(config)
+
+    dropped, planned = jobs("experiment=seed000_cifar10_dp_small", "defense=none")
+    assert dropped == ["defense.noise_multiplier"] and planned == [["experiment=seed000_cifar10_dp_small",
+                                                                   "defense=none"]]
+    dropped, planned = jobs("experiment=seed001_cifar10_small", "defense=none")
+    assert sorted(dropped) == ["defense.magnitude", "defense.op"] and len(planned) == 1
+    # The preset's own defense, or none chosen on the command line: its grid stays whole.
+    for command in (["defense=augment"], []):
+        dropped, planned = jobs("experiment=seed001_cifar10_small", *command)
+        assert dropped == [] and len(planned) == 70
