@@ -217,7 +217,7 @@ def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id
 
     epsilon = classifier_meta.get("epsilon")
     choices = {"dataset": data.name, "model": _name(cfg.model), "fl": protocol.name, "defense": defense.name,
-               "attack": attack.name}
+               "attack": attack.name, "evaluator": _name(cfg.evaluator.model)}
     rows = []
     for c in class_ids:
         mask = labels == c

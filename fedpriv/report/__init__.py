@@ -26,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
                    help="the DP-SGD run to score against, as key=value tokens of its overrides, e.g. "
                         "\"defense.noise_multiplier=0.5\" (needed when the results hold several DP-SGD settings)")
     p.add_argument("--out", metavar="DIR", help="where to write the report (default: <first sweep dir>/report)")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="accept results of several setups (dataset, model, attack, FL protocol, victim training, "
+                        "evaluator) and write one report per setup in a subfolder, rather than stopping")
     return p
 
 
@@ -60,7 +63,7 @@ def _summary(collection: Collection, baseline, out_dir: Path, written: list[str]
 
 def run(args: argparse.Namespace) -> int:
     from fedpriv.report.outputs import write_report
-    from fedpriv.report.scores import select_baseline
+    from fedpriv.report.setups import choose_baselines, refuse_mixed, split_setups, write_mixed_report
 
     sweep_dirs = check_sweep_dirs(args.sweep_dir)
     out_dir = _output_dir(args.out, sweep_dirs)
@@ -68,10 +71,20 @@ def run(args: argparse.Namespace) -> int:
     if not collection.trials:
         where = ", ".join(str(d) for d in sweep_dirs)
         raise ReportError(f"sweep_dir: no results.csv under {where} (no trial has finished yet, or the wrong folder)")
-    # Choose the baseline before writing anything, so a bad --baseline leaves no half-made report behind.
-    baseline = select_baseline(collection.rows, args.baseline)
-    written, notes = write_report(collection, baseline, out_dir, sweeps=[str(d) for d in sweep_dirs])
-    print(_summary(collection, baseline, out_dir, written, notes))
+    # Refuse mixed setups and choose baselines before writing anything, so no half-made report is left behind.
+    setups = split_setups(collection, sweep_dirs)
+    if not args.allow_mixed:
+        refuse_mixed(setups)
+    baselines = choose_baselines(setups, args.baseline)
+    sweeps = [str(d) for d in sweep_dirs]
+    if len(setups) == 1:
+        written, notes = write_report(collection, baselines[0], out_dir, sweeps=sweeps, setup=setups[0].label)
+        print(_summary(collection, baselines[0], out_dir, written, notes))
+    else:
+        written, notes = write_mixed_report(collection, setups, baselines, out_dir, sweeps=sweeps)
+        notes = [f"{len(setups)} setups, one report each: " + "; ".join(
+            f"{s.label} -> {out_dir / s.slug}" for s in setups)] + notes
+        print(_summary(collection, None, out_dir, written, notes))
     return 0
 
 

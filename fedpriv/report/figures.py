@@ -136,3 +136,29 @@ def advantage_components(best: dict[str, list[dict]], classes: list[str], path: 
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save_figure(figure, path)
+
+
+_REFERENCE_STYLES = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)))
+
+
+def similarity_curves(curves: dict[str, list[tuple]], path: str | os.PathLike, *, label: str, leaks_when: str,
+                      references: dict[str, float] | None = None) -> None:
+    """One image-similarity metric (PSNR, SSIM or LPIPS) against magnitude, one line per op, each point the mean
+    over classes; ``references`` (no defense, each DP-SGD setting) drawn as horizontal lines."""
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    axes = figure.add_subplot()
+    styles = _op_styles(list(curves))
+    for op, points in curves.items():
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, linewidth=1.2, label=op,
+                  **styles[op])
+    for i, (name, value) in enumerate((references or {}).items()):
+        grey = 0.0 if i == 0 else min(0.55, 0.12 * i)
+        axes.axhline(value, color=str(grey), linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], linewidth=1,
+                     label=name)
+    axes.set_title(f"{label.split(' (')[0]} of the reconstructions ({leaks_when} = more leakage)", fontsize=10)
+    axes.set_xlabel("magnitude")
+    axes.set_ylabel(f"{label}, mean over classes")
+    axes.grid(alpha=0.3)
+    axes.set_xticks(sorted({p[0] for points in curves.values() for p in points}))
+    axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    save_figure(figure, path)

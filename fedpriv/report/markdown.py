@@ -51,9 +51,13 @@ class ReportDocument:
     tables: list[Table] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)    # (file name, caption)
     notes: list[str] = field(default_factory=list)
+    sections: list[tuple[str, str]] = field(default_factory=list)    # (title, Markdown) after the figures
+    setup: str | None = None        # what every trial shares: "dataset=digits model=lenet attack=dlg"
 
     def render(self) -> str:
         out = ["# fedpriv sweep report\n", "Sweeps: " + ", ".join(f"`{s}`" for s in self.sweeps) + "\n"]
+        if self.setup:
+            out.append(f"Setup: `{self.setup}`\n")
         out.append(self._counts())
         if self.baseline:
             out.append(f"DP-SGD baseline for advantage scores: `{self.baseline}`\n")
@@ -67,6 +71,8 @@ class ReportDocument:
             out.append("## Figures\n")
             for name, caption in self.figures:
                 out.append(f"### {caption}\n\n![{caption}]({name})\n")
+        for title, body in self.sections:
+            out.append(f"## {title}\n\n{body}")
         missing = [job for count in self.collection.counts for job in count.missing_jobs]
         if missing:
             out.append("## Missing trials\n\nOverrides of the jobs that have no results yet:\n")

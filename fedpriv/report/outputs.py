@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedpriv.record import format_rows
-from fedpriv.report import figures, scores, tables
+from fedpriv.report import figures, leakage, scores, tables
+from fedpriv.report.arms import missing_arms_section
 from fedpriv.report.collect import Collection
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
@@ -39,8 +40,22 @@ def _references(rows: list[dict], baseline: DpSetting | None) -> dict[str, tuple
     return references
 
 
+def _similarity(rows: list[dict], document: ReportDocument, out_dir: Path, baseline: DpSetting | None) -> list[str]:
+    """PSNR/SSIM/LPIPS curves, the reading of PSNR under transformations, and how to add missing references."""
+    document.figures += leakage.similarity_figures(rows, out_dir)
+    diverged = leakage.defended_divergence(rows)
+    if diverged:
+        document.sections.append(("PSNR against the original and against the defended input",
+                                  leakage.divergence_section(diverged)))
+    arms = missing_arms_section(rows, document.sweeps, baseline=baseline.label if baseline else None)
+    if arms:
+        document.sections.insert(0, ("Adding reference runs", arms))
+        return ["reference runs (no defense or DP-SGD) are missing: report.md shows the commands that add them"]
+    return []
+
+
 def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Path, *,
-                 sweeps: list[str]) -> tuple[list[str], list[str]]:
+                 sweeps: list[str], setup: str | None = None) -> tuple[list[str], list[str]]:
     """Write the merged table, the tables (CSV + Markdown), the figures and ``report.md`` into ``out_dir``.
 
     Returns the names of the files written and notes on what was skipped and why."""
@@ -49,7 +64,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     classes = scores.class_order(rows)
     written: list[str] = []
     notes: list[str] = []
-    document = ReportDocument(sweeps, collection, baseline.label if baseline else None)
+    document = ReportDocument(sweeps, collection, baseline.label if baseline else None, setup=setup)
 
     atomic_write_text(out_dir / MERGED, _merged(collection))
     written.append(MERGED)
@@ -70,6 +85,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
         document.figures.append(("accuracy_vs_magnitude.png", "MA and AA against magnitude, mean over classes"))
     else:
         notes.append("no augmentation trials (defense=augment or augment_per_class): no advantage scores or curves")
+    notes += _similarity(rows, document, out_dir, baseline)
 
     mixed = scores.mixed_settings(rows)
     if mixed:

@@ -15,13 +15,15 @@ CLASSES = ["cat", "dog"]
 
 def write_trial(directory: Path, overrides: str, accuracy: dict[str, tuple[float, float]], *, defense: str,
                 op: str = "", magnitude: object = "", noise_multiplier: object = "", seed: int = 0,
-                trial_id: str | None = None, samples: bool = False, classes: list[str] = CLASSES) -> Path:
-    """One finished trial: a row per class of ``accuracy`` (class -> (ma, aa) fractions)."""
+                trial_id: str | None = None, samples: bool = False, classes: list[str] = CLASSES,
+                columns: dict | None = None) -> Path:
+    """One finished trial: a row per class of ``accuracy`` (class -> (ma, aa) fractions); ``columns`` (e.g.
+    ``psnr``, or ``dataset`` for another setup) are set in every row."""
     trial_id = trial_id or hashlib.sha256(f"{overrides} seed={seed}".encode()).hexdigest()[:16]
     rows = [{"dataset": "toy", "model": "lenet", "fl": "fedsgd", "defense": defense, "op": op,
              "magnitude": magnitude, "attack": "inverting_gradients", "seed": seed, "class": name, "n": 1,
              "ma": ma, "aa": aa, "overrides": overrides, "trial_id": trial_id, "class_id": classes.index(name),
-             "noise_multiplier": noise_multiplier} for name, (ma, aa) in accuracy.items()]
+             "noise_multiplier": noise_multiplier, **(columns or {})} for name, (ma, aa) in accuracy.items()]
     write_results(directory / "results.csv", rows)
     if samples:
         write_samples(directory / "samples.pt", n=len(accuracy), seed=int(trial_id, 16) % 10_000)
