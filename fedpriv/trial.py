@@ -23,7 +23,7 @@ from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
 from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
-from fedpriv.record import save_grid, save_samples, write_results
+from fedpriv.record import save_reconstruction_grid, save_samples, write_results
 from fedpriv.training.builders import build_model, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
@@ -96,8 +96,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         grid_path = None
         if cfg.record.grid:
             grid_path = output_dir / "reconstructions.png"
-            save_grid(grid_path, [images["original"], images["defended"], images["reconstruction"]],
-                      limit=cfg.record.grid_images)
+            save_reconstruction_grid(grid_path, images, limit=cfg.record.grid_images)
         summary = _summary(rows)
         logger.log_trial(rows=rows, grid=grid_path, summary=summary)
         # Last, and atomically: a results file means a finished trial, which a relaunched sweep skips.

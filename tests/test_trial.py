@@ -30,9 +30,13 @@ def test_results_have_one_row_per_class_within_the_contract(baseline):
         assert math.isfinite(float(row["psnr"])) and math.isfinite(float(row["ssim"]))
         assert row["dataset"] == "digits" and row["model"] == "lenet" and row["defense"] == "none"
         assert row["attack"] == "inverting_gradients" and row["fl"] == "fedsgd" and row["n"] == "1"
+        assert row["evaluator"] == "convnet"        # part of the setup a report keeps apart
         assert row["epsilon"] == "" and row["lpips"] == ""  # no DP; no LPIPS backbone configured here
         assert row["overrides"] == " ".join(FAST)
-    assert (out / "reconstructions.png").stat().st_size > 1000
+    from PIL import Image
+
+    # Four 16x16 digits shown at 64 px (4 x 66 + 2 wide, 3 x 66 + 2 high) with room for row labels and captions.
+    assert Image.open(out / "reconstructions.png").size == (266 + 100, 200 + 50)
     assert output.images["reconstruction"].shape == (4, 1, 16, 16)
     assert float(rows[0]["victim_acc"]) < 0.3  # the untrained victim is near chance
     samples = torch.load(out / "samples.pt", weights_only=True)
