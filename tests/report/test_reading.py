@@ -120,3 +120,21 @@ def test_psnr_against_the_defended_input_is_explained_where_it_diverges(tmp_path
         assert "solarize M9 (2.5 dB vs 40.6 dB against the defended input)" in section
         assert "recovered the defended input" in section and "not privacy" in section
         assert "invert M" not in section.split("\n\n")[0]     # other cells differ by 1 dB: not named
+
+
+def test_setups_also_differ_by_protocol_victim_and_evaluator(tmp_path):
+    from fedpriv.report.collect import collect
+    from fedpriv.report.setups import split_setups
+
+    for name, columns in {"a": {"evaluator": "convnet", "victim_trained": "False"},
+                          "b": {"evaluator": "vgg11", "victim_trained": "False"},
+                          "c": {"evaluator": "vgg11", "victim_trained": "True"},
+                          "d": {"evaluator": "vgg11", "victim_trained": "True", "fl": "fedavg"}}.items():
+        write_trial(tmp_path / name, f"x={name}", {"cat": (0.5, 0.5)}, defense="none", columns=columns)
+    setups = split_setups(collect([tmp_path]), [tmp_path])
+    assert [s.label for s in setups] == [
+        "dataset=toy model=lenet attack=inverting_gradients fl=fedsgd victim=untrained evaluator=convnet",
+        "dataset=toy model=lenet attack=inverting_gradients fl=fedsgd victim=untrained evaluator=vgg11",
+        "dataset=toy model=lenet attack=inverting_gradients fl=fedsgd victim=trained evaluator=vgg11",
+        "dataset=toy model=lenet attack=inverting_gradients fl=fedavg victim=trained evaluator=vgg11"]
+    assert len({s.slug for s in setups}) == 4
