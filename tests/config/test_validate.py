@@ -18,7 +18,8 @@ def test_every_shipped_option_composes_and_validates(compose_cfg, cifar10_root):
         "dataset=imagefolder dataset.root=" + str(cifar10_root),
         "dataset=cifar10 dataset.root=" + str(cifar10_root),
         "model=convnet", "model=resnet18", "model=vgg11", "evaluator=resnet18", "evaluator=vgg11",
-        "defense=augment", "defense=dpsgd", "defense=augment_per_class", "logger=wandb",
+        "defense=augment", "defense=dpsgd", "defense=augment_per_class", "defense=dpsgd_trained",
+        "defense=seed000_cifar10_table3", "logger=wandb",
         "model=mlp attack=analytic", "attack=imprint fl.batch_size=8", "attack=dlg",
         "attack=gradinversion model=resnet18", "fl=fedavg", "fl=secagg",
     ]
