@@ -62,25 +62,30 @@ def missing_arms_section(rows: list[dict[str, str]], sweeps: list[str], *, basel
         return None
     common = arm_overrides([r for r in rows if r.get("defense") not in REFERENCE_DEFENSES])
     first = sweeps[0].rstrip("/")
-    commands, folders = [], []
+    commands, folders, after = [], [], ""
     if "none" in missing:
         folders.append(f"{first}-none")
         commands.append(" ".join(["python -m fedpriv.sweep -m", *map(_quote, common), "defense=none",
                                   f"hydra.sweep.dir={folders[-1]}"]))
+    preset = _dp_preset(common) if "dpsgd" in missing else None
     if "dpsgd" in missing:
         folders.append(f"{first}-dpsgd")
-        preset = _dp_preset(common)
         if preset:
             arm = [f"experiment={preset}" if t.startswith("experiment=") else t for t in common]
         else:
             arm = [*common, "defense=dpsgd", f"defense.noise_multiplier={DP_SIGMAS}"]
         commands.append(" ".join(["python -m fedpriv.sweep -m", *map(_quote, arm), f"hydra.sweep.dir={folders[-1]}"]))
     report = " ".join(["python -m fedpriv.report", *map(_quote, sweeps), *folders])
-    if baseline or "dpsgd" in missing:
-        report += " --baseline " + _quote(baseline or "defense.noise_multiplier=0.5")
+    if baseline or ("dpsgd" in missing and not preset):
+        report += " --baseline " + _quote(baseline or f"defense.noise_multiplier={DP_SIGMAS.split(',')[0]}")
+    elif preset:
+        # The preset's comment names its advantage baseline (seed 000: sigma 0.5 on CIFAR-10, 0.2 on CIFAR-100).
+        after = (f"`{preset}` sweeps several noise multipliers: the report lists them and asks which one is the "
+                 f"advantage-score baseline (`--baseline \"defense.noise_multiplier=<sigma>\"`; the preset's file "
+                 f"names the paper's).\n")
     names = " and no ".join({"none": "no-defense (`defense=none`)", "dpsgd": "DP-SGD"}[m] + " trials" for m in missing)
     return (f"These results have no {names}, so the figures have no {'such ' * (len(missing) < 2)}reference "
             f"lines{' and there are no advantage scores' if 'dpsgd' in missing else ''}. Add "
             f"{'them' if len(missing) > 1 else 'it'} with the sweep's own command, the defense replaced (a preset's "
             f"grid over the old defense's keys is left out), then report all folders together:\n\n"
-            "```bash\n" + "\n".join(commands + [report]) + "\n```\n")
+            "```bash\n" + "\n".join(commands + [report]) + "\n```\n" + (f"\n{after}" if after else ""))

@@ -107,6 +107,8 @@ def test_preset_sweep_hint_uses_the_presets_dp_grid():
     assert ("python -m fedpriv.sweep -m experiment=seed000_cifar10_dp_small dataset.root=/data "
             "hydra.sweep.dir=multirun/s-dpsgd") in section
     assert "defense=none hydra" not in section       # the no-defense arm is there already
+    # The preset sweeps three noise multipliers: the reader picks the paper's baseline rather than a guess.
+    assert "python -m fedpriv.report multirun/s multirun/s-dpsgd\n" in section and "--baseline \"defense" in section
 
 
 @pytest.mark.parametrize("solarize_m9, noted", [((2.5, 40.6), True), ((12.0, 21.0), False)])
