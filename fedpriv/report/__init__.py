@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     baselines = choose_baselines(setups, args.baseline)
     sweeps = [str(d) for d in sweep_dirs]
     if len(setups) == 1:
-        written, notes = write_report(collection, baselines[0], out_dir, sweeps=sweeps, setup=setups[0].label)
+        written, notes = write_report(collection, baselines[0], out_dir, sweeps=sweeps, setup=setups[0].full_label)
         print(_summary(collection, baselines[0], out_dir, written, notes))
     else:
         written, notes = write_mixed_report(collection, setups, baselines, out_dir, sweeps=sweeps)

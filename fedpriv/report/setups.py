@@ -33,6 +33,11 @@ class Setup:
     def rows(self) -> list[dict[str, str]]:
         return [row for trial in self.trials for row in trial.rows]
 
+    @property
+    def full_label(self) -> str:
+        """Every setup column, for the report that shows this setup alone."""
+        return " ".join(_shown(c, v) for c, v in self.values.items())
+
     def describe(self) -> str:
         count = len(self.trials)
         return f"{self.label} ({count} trial{'s' * (count != 1)}, {', '.join(self.sources)})"
@@ -122,7 +127,7 @@ def write_mixed_report(collection: Collection, setups: list[Setup], baselines: l
              "| setup | trials | sweeps | DP-SGD baseline | report |", "|---|---:|---|---|---|"]
     for setup, baseline in zip(setups, baselines):
         files, setup_notes = write_report(setup_collection(collection, setup), baseline, out_dir / setup.slug,
-                                          sweeps=setup.sources, setup=setup.label)
+                                          sweeps=setup.sources, setup=setup.full_label)
         written += [f"{setup.slug}/{name}" for name in files]
         notes += [f"{setup.slug}: {note}" for note in setup_notes]
         lines.append(f"| `{setup.label}` | {len(setup.trials)} | {', '.join(f'`{s}`' for s in setup.sources)} | "

@@ -63,7 +63,7 @@ def test_allow_mixed_writes_one_report_per_setup(tmp_path, capsys):
     assert "(cifar10/report.md)" in top and "(digits/report.md)" in top
     for dataset in ("cifar10", "digits"):
         report = (tmp_path / "r" / dataset / "report.md").read_text()
-        assert f"Setup: `dataset={dataset} model=lenet attack=inverting_gradients`" in report
+        assert f"Setup: `dataset={dataset} model=lenet attack=inverting_gradients fl=fedsgd`" in report
         merged = (tmp_path / "r" / dataset / "merged_results.csv").read_text().splitlines()
         assert len(merged) == 1 + 4 * len(CLASSES) and all(f"{dataset}," in line for line in merged[1:])
     # Seeds and evaluators that differ would split too; trials that share a setup stay together.
