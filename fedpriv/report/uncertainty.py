@@ -5,8 +5,12 @@ before trials wrote it) or too few images for a bootstrap, from the stored rates
 - MA, AA of one class: Wilson's interval on the pooled images of every trial (seed) of the setting.
 - advantage of one (class, op, magnitude): the bootstrap over images (MA and AA of an image resampled together,
   the defended and the DP images independently) when both arms have per-image outcomes for at least
-  :data:`MIN_BOOTSTRAP_IMAGES` images; else the MOVER combination of the four Wilson intervals.
-- a mean over classes: the bootstrap stratified by class under the same condition; else MOVER over the classes.
+  :data:`MIN_BOOTSTRAP_IMAGES` images; else, with that many images but no per-image outcomes, the MOVER
+  combination of the four Wilson intervals; with fewer images, the conservative simultaneous interval of the four
+  Wilson intervals (Bonferroni).
+- a mean over classes: the bootstrap stratified by class under the same condition; else MOVER over the classes
+  when each has that many images; else Wilson's interval on the images of all classes pooled (conservative: it
+  ignores that classes differ).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedpriv.record import IMAGES_FILE, read_outcomes
-from fedpriv.report.intervals import Estimate, bootstrap_interval, combined_interval, wilson_estimate
+from fedpriv.report.intervals import (CONFIDENCE, Estimate, bonferroni, bootstrap_interval, combined_interval,
+                                      simultaneous_interval, wilson_estimate)
 
 # Below this many images per sample the bootstrap's resamples are too few distinct sets to trust its interval (at
 # one image per class every resample is the image itself: a zero-width interval).
@@ -62,6 +67,9 @@ class ClassOutcome:
     def can_bootstrap(self) -> bool:
         return self.images is not None and len(self.images) >= MIN_BOOTSTRAP_IMAGES
 
+    def large(self) -> bool:
+        return self.n >= MIN_BOOTSTRAP_IMAGES
+
 
 def class_outcome(rows: list[dict[str, str]], images: ImageOutcomes | None = None) -> ClassOutcome | None:
     """One class's outcome from its rows (one per trial); None when no row has both MA and AA."""
@@ -98,8 +106,14 @@ def advantage_estimate(defended: ClassOutcome, dp: ClassOutcome, *, seed: int = 
     if defended.can_bootstrap() and dp.can_bootstrap():
         boot = bootstrap_interval([defended.images, dp.images], _advantage_statistic, seed=seed)
         return Estimate(value, boot.low, boot.high, n, "bootstrap")
-    mover = combined_interval([defended.ma, dp.ma, dp.aa, defended.aa], [100.0, -100.0, 100.0, -100.0])
-    return Estimate(value, mover.low, mover.high, n, "wilson")
+    weights = [100.0, -100.0, 100.0, -100.0]
+    if defended.large() and dp.large():
+        mover = combined_interval([defended.ma, dp.ma, dp.aa, defended.aa], weights)
+        return Estimate(value, mover.low, mover.high, n, "mover")
+    level = bonferroni(CONFIDENCE, 4)
+    parts = [wilson_estimate(e.value, e.n, confidence=level) for e in (defended.ma, dp.ma, dp.aa, defended.aa)]
+    joint = simultaneous_interval(parts, weights)
+    return Estimate(value, joint.low, joint.high, n, "bonferroni")
 
 
 def class_mean(outcomes: list[ClassOutcome], column: str, *, seed: int = SEED) -> Estimate | None:
@@ -114,19 +128,29 @@ def class_mean(outcomes: list[ClassOutcome], column: str, *, seed: int = SEED) -
         statistic = lambda resampled: np.mean([s[..., index].mean(-1) for s in resampled], axis=0)
         boot = bootstrap_interval([o.images for o in outcomes], statistic, seed=seed)
         return Estimate(value, boot.low, boot.high, n, "bootstrap")
-    mover = combined_interval(estimates, [1.0 / len(estimates)] * len(estimates))
-    return Estimate(value, max(0.0, mover.low), min(1.0, mover.high), n, "wilson")
+    if all(o.large() for o in outcomes):
+        mover = combined_interval(estimates, [1.0 / len(estimates)] * len(estimates))
+        return Estimate(value, max(0.0, mover.low), min(1.0, mover.high), n, "mover")
+    pooled = wilson_estimate(value, n)
+    return Estimate(value, pooled.low, pooled.high, n, "wilson")
 
 
 def interval_note(methods: set[str], *, images_missing: int) -> str:
     """What report.md says about where its intervals come from."""
-    parts = ["Intervals are 95%: per-class MA and AA by Wilson's score interval on the images behind them"]
+    parts = ["Intervals are 95% (\"interval\" columns name the method): per-class MA and AA by Wilson's score "
+             "interval on the images behind them"]
     if "bootstrap" in methods:
-        parts.append(f"advantage scores and means over classes by a seeded bootstrap over images (1,000 resamples) "
-                     f"where every sample has per-image outcomes for at least {MIN_BOOTSTRAP_IMAGES} images")
-    if "wilson" in methods or not methods:
-        parts.append("advantage scores and means over classes with too few images, or without per-image outcomes, "
-                     "by combining the Wilson intervals of their parts (MOVER)")
+        parts.append(f"bootstrap: advantage scores and means over classes by a seeded bootstrap over images (1,000 "
+                     f"resamples) where every sample has per-image outcomes for at least {MIN_BOOTSTRAP_IMAGES} "
+                     "images")
+    if "mover" in methods:
+        parts.append("mover: enough images but no per-image outcomes, the Wilson intervals of the parts combined "
+                     "by MOVER")
+    if "bonferroni" in methods:
+        parts.append(f"bonferroni: advantage scores over fewer than {MIN_BOOTSTRAP_IMAGES} images per arm span the "
+                     "four Wilson intervals of their parts, each at 98.75% (conservative)")
+    parts.append(f"means over classes with fewer than {MIN_BOOTSTRAP_IMAGES} images per class: Wilson on all their "
+                 "images pooled")
     text = "; ".join(parts) + "."
     if images_missing:
         text += (f" {images_missing} trial(s) have no images.csv (run before trials wrote it): their intervals come "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedpriv.report.intervals import (BootstrapInterval, Estimate, RateInterval, bootstrap_interval,
-                                      combined_interval, wilson_estimate, wilson_interval)
+from fedpriv.report.intervals import (BootstrapInterval, Estimate, RateInterval, bonferroni, bootstrap_interval,
+                                      combined_interval, simultaneous_interval, wilson_estimate, wilson_interval)
 
 
 def test_wilson_interval_matches_known_values():
@@ -25,6 +25,14 @@ def test_mover_difference_matches_newcombes_hybrid_score_interval():
     difference = combined_interval([wilson_estimate(56 / 70, 70), wilson_estimate(48 / 80, 80)], [1.0, -1.0])
     assert difference.value == pytest.approx(0.2)
     assert (difference.low, difference.high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+
+
+def test_simultaneous_interval_spans_the_bounds_of_its_parts():
+    assert bonferroni(0.95, 4) == pytest.approx(0.9875)
+    parts = [Estimate(1.0, 0.2, 1.0), Estimate(0.0, 0.0, 0.8)]
+    difference = simultaneous_interval(parts, [100.0, -100.0])
+    assert (difference.value, difference.low, difference.high) == pytest.approx((100.0, -60.0, 100.0))
+    assert difference.method == "bonferroni"
 
 
 def test_bootstrap_covers_the_estimate_and_shrinks_with_more_images():

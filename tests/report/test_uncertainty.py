@@ -39,12 +39,15 @@ def test_advantage_is_bootstrapped_over_images_when_there_are_enough(tmp_path):
     assert score["images"] == n and score["ma_ci"].n == n
 
 
-def test_without_per_image_files_the_interval_falls_back_to_wilson_and_widens_with_fewer_images(tmp_path):
+def test_without_per_image_files_or_with_few_images_the_interval_comes_from_wilson_intervals(tmp_path):
     many = _sweep(tmp_path / "a", {("solarize", 5): (0.75, 0.25)}, n=80, images=False)[("solarize", 5)]
     one = _sweep(tmp_path / "b", {("solarize", 5): (1.0, 0.0)}, n=1, images=True, dp=(0.0, 1.0))[("solarize", 5)]
-    assert many["advantage_ci"].method == "wilson" and many["advantage_ci"].contains(50.0)
-    assert one["advantage_ci"].method == "wilson"           # one image: a bootstrap would claim certainty
-    assert one["advantage"] == pytest.approx(200.0) and one["advantage_ci"].low < 80.0
+    assert many["advantage_ci"].method == "mover" and many["advantage_ci"].contains(50.0)
+    assert not many["advantage_ci"].contains(0.0)
+    # One image per arm: a bootstrap would claim certainty; even the best possible score (one chance draw in 16
+    # under equal rates) stays undecided.
+    assert one["advantage_ci"].method == "bonferroni"
+    assert one["advantage"] == pytest.approx(200.0) and one["advantage_ci"].contains(0.0)
 
 
 def test_ties_are_broken_by_aa_then_ma_and_flagged_when_intervals_overlap(tmp_path):
