@@ -129,7 +129,7 @@ def _op_styles(ops: list[str]) -> dict[str, dict]:
 
 def advantage_components(best: dict[str, list[dict]], classes: list[str], path: str | os.PathLike) -> None:
     """Seed 000 Figs 11-12: for each class's best policy, the model-accuracy advantage and the attack-accuracy
-    advantage side by side, with their sum (the advantage score) as a diamond."""
+    advantage side by side, with their sum (the advantage score) as a diamond and its 95% interval."""
     classes = [c for c in classes if best.get(c)]
     firsts = [best[c][0] for c in classes]
     x = np.arange(len(classes))
@@ -140,6 +140,12 @@ def advantage_components(best: dict[str, list[dict]], classes: list[str], path: 
     axes.bar(x + 0.2, [s["aa_advantage"] for s in firsts], 0.4, label="AA advantage (AA DP - AA)",
              color="#dd8452")
     axes.scatter(x, [s["advantage"] for s in firsts], marker="D", color="black", zorder=3, label="advantage score")
+    ranged = [i for i, s in enumerate(firsts) if s.get("advantage_ci") is not None]
+    if ranged:
+        cis = [firsts[i]["advantage_ci"] for i in ranged]
+        axes.errorbar(x[ranged], [c.value for c in cis], yerr=[[c.value - c.low for c in cis],
+                                                               [c.high - c.value for c in cis]],
+                      fmt="none", ecolor="black", capsize=3, linewidth=1, zorder=3, label="95% interval")
     axes.axhline(0.0, color="black", linewidth=0.8)
     labels = [f"{c}\n{policy(s['op'], s['magnitude'])}" for c, s in zip(classes, firsts)]
     axes.set_xticks(x, labels, fontsize=8, rotation=30 if len(classes) > 8 else 0)

@@ -45,7 +45,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
                  sweeps: list[str]) -> tuple[list[str], list[str]]:
     """Write the merged table, the tables (CSV + Markdown), the figures and ``report.md`` into ``out_dir``.
 
-    Returns the names of the files written and notes on what was skipped and why."""
+    Returns the names of the files written and notes on what was skipped and why (warnings first)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = collection.rows
     classes = scores.class_order(rows)
@@ -110,10 +110,10 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     document.figures += shown
     written += [name for name, _ in document.figures]
 
-    missing = sum(1 for trial in collection.trials
-                  if not any(key[0] == trial.trial_id for key in images))
+    with_images = {trial_id for trial_id, _ in images}
+    missing = sum(1 for trial in collection.trials if trial.trial_id not in with_images)
     notes.append(interval_note(methods, images_missing=missing))
     document.notes = notes
     atomic_write_text(out_dir / REPORT, document.render())
     written.append(REPORT)
-    return written, notes
+    return written, [f"WARNING: {w}" for w in document.warnings] + notes

@@ -75,10 +75,11 @@ def test_heatmap_greys_a_cell_whose_interval_contains_zero(tmp_path):
     assert [t.get_text() for t in figure.axes[0].texts] == ["4.0\nM1", "90.0\nM9"]   # the score is still shown
 
 
-def test_report_marks_scores_against_a_baseline_that_defended_nothing(tmp_path):
+def test_report_marks_scores_against_a_baseline_that_defended_nothing(tmp_path, capsys):
     _sweep(tmp_path / "sweep", {("solarize", 5): (0.75, 0.25)}, n=1, images=False,
            victim_trained=False, noisy_update=False)
     assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "r")]) == 0
+    assert "WARNING: unfair DP baseline" in capsys.readouterr().out
     report = (tmp_path / "r" / "report.md").read_text()
     assert "WARNING: unfair DP baseline" in report and "neither trained the attacked victim" in report
     assert report.index("WARNING") < report.index("## ")           # before any table
