@@ -2,7 +2,8 @@
 
 Finds every ``results.csv`` under the sweep folders, says how many trials are still missing, and writes the
 merged results, seed 000's DP table, advantage scores over a DP-SGD baseline with the best three augmentations
-per class, figures and a ``report.md`` into ``<first sweep dir>/report/`` (or ``--out``).
+per class (every number with its 95% interval; a baseline that defended nothing is marked), figures and a
+``report.md`` into ``<first sweep dir>/report/`` (or ``--out``).
 """
 
 from __future__ import annotations

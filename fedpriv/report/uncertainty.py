@@ -96,7 +96,8 @@ def class_outcomes(rows: list[dict[str, str]], images: ImageOutcomes | None = No
 
 def _advantage_statistic(resampled: list[np.ndarray]) -> np.ndarray:
     defended, dp = resampled       # (B, n, 2): columns MA, AA
-    return 100.0 * ((defended[..., 0].mean(-1) - dp[..., 0].mean(-1)) + (dp[..., 1].mean(-1) - defended[..., 1].mean(-1)))
+    ma, aa = (defended[..., 0].mean(-1), dp[..., 0].mean(-1)), (dp[..., 1].mean(-1), defended[..., 1].mean(-1))
+    return 100.0 * ((ma[0] - ma[1]) + (aa[0] - aa[1]))
 
 
 def advantage_estimate(defended: ClassOutcome, dp: ClassOutcome, *, seed: int = SEED) -> Estimate:
