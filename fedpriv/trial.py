@@ -23,7 +23,7 @@ from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
 from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
-from fedpriv.record import save_reconstruction_grid, save_samples, write_results
+from fedpriv.record import IMAGES_FILE, save_reconstruction_grid, save_samples, write_outcomes, write_results
 from fedpriv.training.builders import build_model, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
@@ -90,8 +90,9 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         victim = attack.prepare_model(victim, _server_knowledge(data, device, seed))
 
         images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
-        rows = _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides or [],
-                      defense, protocol, attack, classifier_meta, evaluator_meta)
+        rows, outcomes = _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id,
+                                overrides or [], defense, protocol, attack, classifier_meta, evaluator_meta)
+        write_outcomes(output_dir / IMAGES_FILE, outcomes, trial_id=trial_id)
         save_samples(output_dir / "samples.pt", images, limit=cfg.record.grid_images)
         grid_path = None
         if cfg.record.grid:
@@ -201,7 +202,8 @@ def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, dev
 
 
 def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides, defense, protocol,
-           attack, classifier_meta, evaluator_meta) -> list[dict]:
+           attack, classifier_meta, evaluator_meta) -> tuple[list[dict], dict[str, Tensor | None]]:
+    """The per-class rows of ``results.csv`` and the per-image outcomes behind them (``images.csv``)."""
     labels = images["labels"]
     leak = image_scores(images["reconstruction"], images["original"])
     vs_defended = image_scores(images["reconstruction"], images["defended"])
@@ -213,6 +215,9 @@ def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id
     model_correct = (predict(classifier, data.normalize(images["defended"]), data.normalize, device).cpu() == labels)
     attack_correct = (predict(evaluator, data.normalize(images["reconstruction"]), data.normalize, device).cpu() == labels)
     label_correct = images["guessed"] == labels
+    outcomes = {"class_id": labels, "image_index": images["index"], "ma_correct": model_correct,
+                "aa_correct": attack_correct, "label_correct": label_correct, "psnr": leak["psnr"],
+                "ssim": leak["ssim"], "lpips": lpips_values, "mse": leak["mse"]}
 
     epsilon = classifier_meta.get("epsilon")
     choices = {"dataset": data.name, "model": _name(cfg.model), "fl": protocol.name, "defense": defense.name,
@@ -237,7 +242,7 @@ def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id
             "classifier_acc": classifier_meta.get("test_accuracy"), "evaluator_acc": evaluator_meta.get("test_accuracy"),
             "victim_acc": classifier_meta.get("victim_accuracy"),
         })
-    return rows
+    return rows, outcomes
 
 
 VICTIM_PROBE = 2000

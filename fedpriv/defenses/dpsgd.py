@@ -47,7 +47,10 @@ class DPSGD(Defense):
         self.poisson_sampling = poisson_sampling
 
     def describe(self, class_id=None):
-        return {"op": "", "magnitude": "", "noise_multiplier": self.noise_multiplier, "max_grad_norm": self.max_grad_norm}
+        # noisy_update tells a report whether the attacked update itself was defended (with an untrained victim
+        # and a clean update, DP-SGD would change only MA).
+        return {"op": "", "magnitude": "", "noise_multiplier": self.noise_multiplier,
+                "max_grad_norm": self.max_grad_norm, "noisy_update": self.noisy_update}
 
     def training_signature(self):
         return {

@@ -10,6 +10,13 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from fedpriv.config.constraints import OneOf
 from fedpriv.models.common import InShape, NumClasses
 
+NORMS = ("batch", "group")
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    # The GroupNorm Opacus' ModuleValidator.fix puts in place of BatchNorm, so a DP-SGD run changes nothing.
+    return nn.GroupNorm(min(32, channels), channels)
+
 
 class _BasicBlock(BasicBlock):
     """torchvision's block with an out-of-place residual sum: Opacus' per-example hooks (DP-SGD) reject the
@@ -28,6 +35,8 @@ class ResNet18(nn.Module):
     Args:
         stem: ``small`` (3x3 stride 1, no max-pool: the CIFAR variant) or ``imagenet`` (7x7 stride 2 + max-pool),
             for inputs of 64 pixels and more.
+        norm: ``batch`` (torchvision's) or ``group`` (GroupNorm, what DP-SGD trains: one architecture for every
+            arm of a comparison with a DP baseline).
     """
 
     name = "resnet18"
@@ -38,9 +47,11 @@ class ResNet18(nn.Module):
         in_shape: InShape,
         num_classes: NumClasses,
         stem: Annotated[str, OneOf(("small", "imagenet"))] = "small",
+        norm: Annotated[str, OneOf(NORMS)] = "batch",
     ):
         super().__init__()
-        net = ResNet(_BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
+        net = ResNet(_BasicBlock, [2, 2, 2, 2], num_classes=num_classes,
+                     norm_layer=_group_norm if norm == "group" else None)
         if stem == "small":
             net.conv1 = nn.Conv2d(in_shape[0], 64, kernel_size=3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()

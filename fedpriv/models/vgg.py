@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
+from fedpriv.config.constraints import OneOf
 from fedpriv.models.common import InShape, NumClasses, output_numel
+
+NORMS = ("batch", "group", "none")
 
 
 class VGG11(nn.Module):
@@ -13,12 +18,15 @@ class VGG11(nn.Module):
     then a single linear layer in place of the three fully connected layers.
 
     Args:
-        batch_norm: BatchNorm after each convolution (Opacus replaces it with GroupNorm under DP-SGD).
+        norm: after each convolution, ``batch`` (BatchNorm, which Opacus replaces with GroupNorm under DP-SGD),
+            ``group`` (that GroupNorm from the start: the same network in every arm of a comparison with DP-SGD)
+            or ``none``.
     """
 
     name = "vgg11"
 
-    def __init__(self, *, in_shape: InShape, num_classes: NumClasses, batch_norm: bool = True):
+    def __init__(self, *, in_shape: InShape, num_classes: NumClasses,
+                 norm: Annotated[str, OneOf(NORMS)] = "batch"):
         super().__init__()
         plan = list(cfgs["A"])
         # Keep only as many 2x2 poolings as the input can take, so small inputs (16x16) still end at 1x1.
@@ -29,7 +37,12 @@ class VGG11(nn.Module):
                     continue
                 size //= 2
             kept.append(item)
-        features = make_layers(kept, batch_norm=batch_norm)
+        features = make_layers(kept, batch_norm=norm != "none")
+        if norm == "group":
+            # The GroupNorm Opacus' ModuleValidator.fix would put in place of each BatchNorm.
+            for i, layer in enumerate(features):
+                if isinstance(layer, nn.BatchNorm2d):
+                    features[i] = nn.GroupNorm(min(32, layer.num_features), layer.num_features)
         if in_shape[0] != 3:
             features[0] = nn.Conv2d(in_shape[0], plan[0], kernel_size=3, padding=1)
         self.features = nn.Sequential(*features, nn.Flatten())

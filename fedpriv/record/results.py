@@ -16,7 +16,7 @@ COLUMNS = [
     "dataset", "model", "fl", "defense", "op", "magnitude", "attack", "seed", "class", "n", "ma", "aa",
     "psnr", "ssim", "lpips", "mse", "epsilon", "overrides",
     "trial_id", "class_id", "label_acc", "psnr_defended", "ssim_defended", "psnr_init", "attack_seconds",
-    "batch_size", "iterations", "victim_trained", "victim_acc", "noise_multiplier", "max_grad_norm",
+    "batch_size", "iterations", "victim_trained", "victim_acc", "noise_multiplier", "max_grad_norm", "noisy_update",
     "classifier_acc", "evaluator_acc",
 ]
 

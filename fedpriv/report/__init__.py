@@ -2,8 +2,9 @@
 
 Finds every ``results.csv`` under the sweep folders, says how many trials are still missing, and writes the
 merged results, seed 000's DP table, advantage scores over a DP-SGD baseline with the best three augmentations
-per class, figures and a ``report.md`` into ``<first sweep dir>/report/`` (or ``--out``). Results of several
-setups (dataset, model, attack, ...) are refused, or with ``--allow-mixed`` reported one setup per subfolder.
+per class (every number with its 95% interval; a baseline that defended nothing is marked), figures and a
+``report.md`` into ``<first sweep dir>/report/`` (or ``--out``). Results of several setups (dataset, model,
+attack, ...) are refused, or with ``--allow-mixed`` reported one setup per subfolder.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from fedpriv.report.scores import rank_key
 from fedpriv.report.tables import policy
 from fedpriv.utils.io import atomic_path
 
@@ -25,29 +26,40 @@ def save_figure(figure: Figure, path: str | os.PathLike) -> None:
 
 
 def best_magnitudes(scores: list[dict]) -> dict[tuple[str, str], dict]:
-    """Per (class, op): the score of the magnitude with the highest advantage (lower magnitude on ties)."""
+    """Per (class, op): the score of the best magnitude, in the order of :func:`scores.rank_key` (equal scores:
+    lower AA, then higher MA, then the lower magnitude)."""
     best: dict[tuple[str, str], dict] = {}
-    for s in sorted(scores, key=lambda s: (-s["advantage"], s["magnitude"])):
+    for s in sorted(scores, key=rank_key):
         best.setdefault((s["class"], s["op"]), s)
     return best
 
 
-def advantage_heatmap(scores: list[dict], classes: list[str], path: str | os.PathLike) -> None:
+def _undecided(score: dict) -> bool:
+    """Whether the score's 95% interval contains 0: the data do not tell the policy from the DP baseline."""
+    interval = score.get("advantage_ci")
+    return interval is not None and interval.contains(0.0)
+
+
+def advantage_heatmap(scores: list[dict], classes: list[str], path: str | os.PathLike) -> Figure:
     """Seed 000 Figs 10 and 13: classes (rows) by ops (columns). Each cell keeps the op's best magnitude for that
     class: its colour is that advantage score and its text the score and the magnitude. Each class's best
-    cell is boxed. Cells with no score are grey."""
+    cell is boxed. Cells whose 95% interval contains 0 are grey (their text stays, in grey), as are cells with no
+    score (no text). Returns the figure."""
     ops = sorted({s["op"] for s in scores})
     classes = [c for c in classes if any(s["class"] == c for s in scores)]
     best = best_magnitudes(scores)
     grid = np.full((len(classes), len(ops)), np.nan)
+    shown = np.full_like(grid, np.nan)
     for i, name in enumerate(classes):
         for j, op in enumerate(ops):
             if (name, op) in best:
                 grid[i, j] = best[(name, op)]["advantage"]
+                if not _undecided(best[(name, op)]):
+                    shown[i, j] = grid[i, j]
     reach = max(float(np.nanmax(np.abs(grid))), 1e-6)
     figure = Figure(figsize=(max(5.5, 2.0 + 0.85 * len(ops)), 1.6 + 0.5 * len(classes)), layout="constrained")
     axes = figure.add_subplot()
-    image = axes.imshow(np.ma.masked_invalid(grid), cmap=_diverging(), norm=TwoSlopeNorm(0.0, -reach, reach),
+    image = axes.imshow(np.ma.masked_invalid(shown), cmap=_diverging(), norm=TwoSlopeNorm(0.0, -reach, reach),
                         aspect="auto")
     figure.colorbar(image, ax=axes).set_label("advantage over DP (pp)")
     for i, name in enumerate(classes):
@@ -58,21 +70,21 @@ def advantage_heatmap(scores: list[dict], classes: list[str], path: str | os.Pat
                 continue
             cell = best[(name, op)]
             axes.text(j, i, f"{cell['advantage']:.1f}\nM{cell['magnitude']}", ha="center", va="center",
-                      fontsize=7, fontweight="bold" if j == top else "normal")
+                      fontsize=7, fontweight="bold" if j == top else "normal",
+                      color="#555555" if _undecided(cell) else "black")
         if top >= 0:
             axes.add_patch(_box(top, i))
     axes.set_xticks(range(len(ops)), ops, rotation=45, ha="right")
     axes.set_yticks(range(len(classes)), classes)
-    axes.set_title("Advantage over DP: best magnitude per class and op", fontsize=10)
+    axes.set_title("Advantage over DP: best magnitude per class and op\n(grey: 95% interval contains 0)", fontsize=10)
     save_figure(figure, path)
+    return figure
 
 
 def _diverging():
     from matplotlib import colormaps
 
-    cmap = colormaps["RdYlGn"].copy()
-    cmap.set_bad("#dddddd")
-    return cmap
+    return colormaps["RdYlGn"].with_extremes(bad="#dddddd")
 
 
 def _box(x: int, y: int):
@@ -117,7 +129,7 @@ def _op_styles(ops: list[str]) -> dict[str, dict]:
 
 def advantage_components(best: dict[str, list[dict]], classes: list[str], path: str | os.PathLike) -> None:
     """Seed 000 Figs 11-12: for each class's best policy, the model-accuracy advantage and the attack-accuracy
-    advantage side by side, with their sum (the advantage score) as a diamond."""
+    advantage side by side, with their sum (the advantage score) as a diamond and its 95% interval."""
     classes = [c for c in classes if best.get(c)]
     firsts = [best[c][0] for c in classes]
     x = np.arange(len(classes))
@@ -128,6 +140,12 @@ def advantage_components(best: dict[str, list[dict]], classes: list[str], path: 
     axes.bar(x + 0.2, [s["aa_advantage"] for s in firsts], 0.4, label="AA advantage (AA DP - AA)",
              color="#dd8452")
     axes.scatter(x, [s["advantage"] for s in firsts], marker="D", color="black", zorder=3, label="advantage score")
+    ranged = [i for i, s in enumerate(firsts) if s.get("advantage_ci") is not None]
+    if ranged:
+        cis = [firsts[i]["advantage_ci"] for i in ranged]
+        axes.errorbar(x[ranged], [c.value for c in cis], yerr=[[c.value - c.low for c in cis],
+                                                               [c.high - c.value for c in cis]],
+                      fmt="none", ecolor="black", capsize=3, linewidth=1, zorder=3, label="95% interval")
     axes.axhline(0.0, color="black", linewidth=0.8)
     labels = [f"{c}\n{policy(s['op'], s['magnitude'])}" for c, s in zip(classes, firsts)]
     axes.set_xticks(x, labels, fontsize=8, rotation=30 if len(classes) > 8 else 0)

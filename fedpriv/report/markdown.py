@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fedpriv.report.collect import Collection
+from fedpriv.report.intervals import Estimate
 from fedpriv.report.tables import Table, cell_text
 
 # Long tables stay whole in their own .md file; report.md shows their head and links the rest.
@@ -16,7 +17,7 @@ def _escape(text: str) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float, Estimate)) and not isinstance(value, bool)
 
 
 def table_markdown(table: Table, *, limit: int | None = None) -> str:
@@ -53,11 +54,14 @@ class ReportDocument:
     notes: list[str] = field(default_factory=list)
     sections: list[tuple[str, str]] = field(default_factory=list)    # (title, Markdown) after the figures
     setup: str | None = None        # what every trial shares: "dataset=digits model=lenet attack=dlg"
+    warnings: list[str] = field(default_factory=list)   # shown first, in bold: numbers not to be trusted
 
     def render(self) -> str:
         out = ["# fedpriv sweep report\n", "Sweeps: " + ", ".join(f"`{s}`" for s in self.sweeps) + "\n"]
         if self.setup:
             out.append(f"Setup: `{self.setup}`\n")
+        for warning in self.warnings:
+            out.append(f"> **WARNING: {_escape(warning)}**\n")
         out.append(self._counts())
         if self.baseline:
             out.append(f"DP-SGD baseline for advantage scores: `{self.baseline}`\n")

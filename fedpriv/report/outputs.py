@@ -9,9 +9,11 @@ from fedpriv.record import format_rows
 from fedpriv.report import figures, leakage, scores, tables
 from fedpriv.report.arms import missing_arms_section
 from fedpriv.report.collect import Collection
+from fedpriv.report.fairness import baseline_problems
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
 from fedpriv.report.scores import DpSetting
+from fedpriv.report.uncertainty import interval_note, load_image_outcomes
 from fedpriv.utils.io import atomic_write_text
 
 MERGED = "merged_results.csv"
@@ -58,20 +60,24 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
                  sweeps: list[str], setup: str | None = None) -> tuple[list[str], list[str]]:
     """Write the merged table, the tables (CSV + Markdown), the figures and ``report.md`` into ``out_dir``.
 
-    Returns the names of the files written and notes on what was skipped and why."""
+    Returns the names of the files written and notes on what was skipped and why (warnings first)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = collection.rows
     classes = scores.class_order(rows)
     written: list[str] = []
     notes: list[str] = []
     document = ReportDocument(sweeps, collection, baseline.label if baseline else None, setup=setup)
+    images = load_image_outcomes(collection.trials)
+    methods: set[str] = {"wilson"}
 
     atomic_write_text(out_dir / MERGED, _merged(collection))
     written.append(MERGED)
 
-    accuracy = scores.dp_accuracy(rows)
+    accuracy = scores.dp_accuracy(rows, images)
     if accuracy:
-        document.tables.append(tables.dp_table(accuracy, classes))
+        averages = scores.dp_averages(rows, images)
+        methods |= {a[key].method for a in averages.values() for key in ("ma", "aa") if a[key] is not None}
+        document.tables.append(tables.dp_table(accuracy, classes, averages))
         settings = scores.dp_settings(rows)
         if len(settings) > len({s.noise_multiplier for s in settings}):
             notes.append("some DP-SGD settings share a noise multiplier; the DP table averages them in one column "
@@ -94,12 +100,18 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     if curves and baseline is None:
         notes.append("no DP-SGD trials (defense=dpsgd): no advantage scores")
     elif curves:
-        advantage = scores.advantage(rows, baseline.rows)
+        advantage = scores.advantage(rows, baseline.rows, images=images)
+        unfair = baseline_problems(baseline.rows, [r for r in rows if r.get("defense") in scores.DEFENDED])
         if not advantage:
             notes.append("the DP baseline shares no class with the augmentation trials: no advantage scores")
         else:
+            methods |= {s["advantage_ci"].method for s in advantage}
+            for problem in unfair:
+                document.warnings.append(f"unfair DP baseline ({baseline.label}): {problem}. The advantage scores "
+                                         "below are not a comparison with a working DP defense.")
             best = scores.best_per_class(advantage, k=3)
-            document.tables += [tables.best_table(best, classes), tables.advantage_table(advantage, baseline.label)]
+            document.tables += [tables.best_table(best, classes, unfair=bool(unfair)),
+                                tables.advantage_table(advantage, baseline.label, unfair=bool(unfair))]
             figures.advantage_heatmap(advantage, classes, out_dir / "advantage_heatmap.png")
             figures.advantage_components(best, classes, out_dir / "advantage_components.png")
             document.figures[:0] = [
@@ -114,7 +126,10 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     document.figures += shown
     written += [name for name, _ in document.figures]
 
+    with_images = {trial_id for trial_id, _ in images}
+    missing = sum(1 for trial in collection.trials if trial.trial_id not in with_images)
+    notes.append(interval_note(methods, images_missing=missing))
     document.notes = notes
     atomic_write_text(out_dir / REPORT, document.render())
     written.append(REPORT)
-    return written, notes
+    return written, [f"WARNING: {w}" for w in document.warnings] + notes

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from fedpriv.report.collect import ReportError, override_tokens
+from fedpriv.report.intervals import Estimate
+from fedpriv.report.uncertainty import ImageOutcomes, advantage_estimate, class_mean, class_outcome, class_outcomes
 
 DEFENDED = ("augment", "augment_per_class")
 # A seed does not change what is measured, only the draw; rows differing only in seed are one setting.
@@ -167,24 +169,40 @@ def class_means(rows: list[dict[str, str]]) -> dict[str, tuple[float, float]]:
     return {c: (mean(v[0] for v in vs), mean(v[1] for v in vs)) for c, vs in by_class.items()}
 
 
-def dp_accuracy(rows: list[dict[str, str]]) -> list[dict]:
-    """Seed 000's DP table in long form: per class and per column (``"original"`` for ``defense == none``, else
-    a DP-SGD noise multiplier), MA and AA as fractions averaged over every row that shares them."""
+def _dp_columns(rows: list[dict[str, str]]) -> dict[object, list]:
     columns: dict[object, list] = defaultdict(list)
     for row in rows:
         if row.get("defense") == "none":
             columns["original"].append(row)
         elif row.get("defense") == "dpsgd" and number(row.get("noise_multiplier")) is not None:
             columns[number(row["noise_multiplier"])].append(row)
+    return columns
+
+
+def dp_accuracy(rows: list[dict[str, str]], images: ImageOutcomes | None = None) -> list[dict]:
+    """Seed 000's DP table in long form: per class and per column (``"original"`` for ``defense == none``, else
+    a DP-SGD noise multiplier), MA and AA as fractions averaged over every row that shares them, with their
+    intervals (``ma_ci``, ``aa_ci``) and the number of images ``n``."""
     out = []
-    for column, members in columns.items():
-        for name, (ma, aa) in class_means(members).items():
-            out.append({"class": name, "column": column, "ma": ma, "aa": aa})
+    for column, members in _dp_columns(rows).items():
+        for name, outcome in class_outcomes(members, images).items():
+            out.append({"class": name, "column": column, "ma": outcome.ma.value, "aa": outcome.aa.value,
+                        "ma_ci": outcome.ma, "aa_ci": outcome.aa, "n": outcome.n})
     return out
 
 
-def candidate_means(rows: list[dict[str, str]]) -> dict[tuple[str, str, object], dict]:
-    """Augmentation rows per (class, op, magnitude), MA and AA averaged over seeds and repeated trials."""
+def dp_averages(rows: list[dict[str, str]], images: ImageOutcomes | None = None) -> dict[object, dict]:
+    """Per DP-table column: MA and AA averaged over classes (equally weighted), each an :class:`Estimate`."""
+    out = {}
+    for column, members in _dp_columns(rows).items():
+        outcomes = list(class_outcomes(members, images).values())
+        out[column] = {"ma": class_mean(outcomes, "ma"), "aa": class_mean(outcomes, "aa"),
+                       "n": sum(o.n for o in outcomes)}
+    return out
+
+
+def candidate_rows(rows: list[dict[str, str]]) -> dict[tuple[str, str, object], list[dict[str, str]]]:
+    """Augmentation rows with MA and AA, grouped per (class, op, magnitude) (seeds and repeated trials together)."""
     groups: dict[tuple, list] = defaultdict(list)
     for row in rows:
         if row.get("defense") not in DEFENDED or not row.get("op"):
@@ -192,9 +210,14 @@ def candidate_means(rows: list[dict[str, str]]) -> dict[tuple[str, str, object],
         ma, aa, magnitude = number(row.get("ma")), number(row.get("aa")), magnitude_of(row.get("magnitude"))
         if ma is None or aa is None or magnitude is None:
             continue
-        groups[(row.get("class", ""), row["op"], magnitude)].append((ma, aa))
-    return {key: {"ma": mean(v[0] for v in vs), "aa": mean(v[1] for v in vs), "n": len(vs)}
-            for key, vs in groups.items()}
+        groups[(row.get("class", ""), row["op"], magnitude)].append(row)
+    return dict(groups)
+
+
+def candidate_means(rows: list[dict[str, str]]) -> dict[tuple[str, str, object], dict]:
+    """Augmentation rows per (class, op, magnitude), MA and AA averaged over seeds and repeated trials."""
+    return {key: {"ma": mean(number(r["ma"]) for r in members), "aa": mean(number(r["aa"]) for r in members),
+                  "n": len(members)} for key, members in candidate_rows(rows).items()}
 
 
 def mixed_settings(rows: list[dict[str, str]]) -> list[str]:
@@ -214,7 +237,8 @@ def mixed_settings(rows: list[dict[str, str]]) -> list[str]:
                   if len(seen) > 1 and key not in ignored and not key.startswith("defense.policy"))
 
 
-def advantage(rows: list[dict[str, str]], baseline_rows: list[dict[str, str]]) -> list[dict]:
+def advantage(rows: list[dict[str, str]], baseline_rows: list[dict[str, str]], *,
+              images: ImageOutcomes | None = None) -> list[dict]:
     """The advantage score of every (class, op, magnitude) over the DP baseline, in percentage points.
 
     With MA and AA averaged over seeds first (:func:`candidate_means`) and the baseline averaged per class:
@@ -223,31 +247,59 @@ def advantage(rows: list[dict[str, str]], baseline_rows: list[dict[str, str]]) -
         aa_advantage = 100 * (AA_dp - AA_def)        attack accuracy removed beyond DP's
         advantage    = ma_advantage + aa_advantage   higher = better than DP
 
-    Classes the baseline has no rows for get no score.
+    Each score also carries its 95% interval (``advantage_ci``, see :mod:`fedpriv.report.uncertainty`), the
+    intervals of its four accuracies (``ma_ci``, ``aa_ci``, ``ma_dp_ci``, ``aa_dp_ci``), ``n`` (trials) and
+    ``images``. Classes the baseline has no rows for get no score.
     """
-    dp = class_means(baseline_rows)
+    dp = class_outcomes(baseline_rows, images)
     out = []
-    for (name, op, magnitude), values in candidate_means(rows).items():
+    for (name, op, magnitude), members in candidate_rows(rows).items():
         if name not in dp:
             continue
-        ma_dp, aa_dp = dp[name]
-        ma_adv = 100.0 * (values["ma"] - ma_dp)
-        aa_adv = 100.0 * (aa_dp - values["aa"])
-        out.append({"class": name, "op": op, "magnitude": magnitude, "ma": values["ma"], "aa": values["aa"],
-                    "ma_dp": ma_dp, "aa_dp": aa_dp, "ma_advantage": ma_adv, "aa_advantage": aa_adv,
-                    "advantage": ma_adv + aa_adv, "n": values["n"]})
+        mine, base = class_outcome(members, images), dp[name]
+        ma_adv = 100.0 * (mine.ma.value - base.ma.value)
+        aa_adv = 100.0 * (base.aa.value - mine.aa.value)
+        out.append({"class": name, "op": op, "magnitude": magnitude, "ma": mine.ma.value, "aa": mine.aa.value,
+                    "ma_dp": base.ma.value, "aa_dp": base.aa.value, "ma_advantage": ma_adv, "aa_advantage": aa_adv,
+                    "advantage": ma_adv + aa_adv, "n": len(members), "images": mine.n,
+                    "ma_ci": mine.ma, "aa_ci": mine.aa, "ma_dp_ci": base.ma, "aa_dp_ci": base.aa,
+                    "advantage_ci": advantage_estimate(mine, base)})
     order = {name: i for i, name in enumerate(class_order(rows))}
     return sorted(out, key=lambda r: (order.get(r["class"], len(order)), r["op"], r["magnitude"]))
 
 
+def rank_key(score: dict) -> tuple:
+    """Higher advantage first; equal scores go to the lower AA (less leaked), then the higher MA, and only then
+    to the op name and the lower magnitude, so reruns give the same order."""
+    return (-score["advantage"], score["aa"], -score["ma"], score["op"], score["magnitude"])
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    ci_a, ci_b = a.get("advantage_ci"), b.get("advantage_ci")
+    if isinstance(ci_a, Estimate) and isinstance(ci_b, Estimate):
+        return ci_a.overlaps(ci_b)
+    return a["advantage"] == b["advantage"]
+
+
 def best_per_class(scores: list[dict], *, k: int = 3) -> dict[str, list[dict]]:
-    """The ``k`` highest-scoring (op, magnitude) per class, best first; ties go to the op name, then the lower
-    magnitude, so reruns give the same table."""
+    """The ``k`` highest-scoring (op, magnitude) per class, best first (order: :func:`rank_key`).
+
+    Each returned score is a copy with ``tie``: its interval overlaps that of the policy ranked just above or
+    just below it (among all the class's policies, so the ``k``-th can tie with one not shown), i.e. the data do
+    not separate them; and ``rivals``: how many other policies' intervals overlap its own."""
     by_class: dict[str, list] = defaultdict(list)
     for score in scores:
         by_class[score["class"]].append(score)
-    return {name: sorted(group, key=lambda s: (-s["advantage"], s["op"], s["magnitude"]))[:k]
-            for name, group in by_class.items()}
+    best = {}
+    for name, group in by_class.items():
+        ranked = sorted(group, key=rank_key)
+        picked = []
+        for i, score in enumerate(ranked[:k]):
+            neighbours = ranked[max(i - 1, 0):i] + ranked[i + 1:i + 2]
+            picked.append({**score, "tie": any(_overlap(score, other) for other in neighbours),
+                           "rivals": sum(_overlap(score, other) for other in ranked if other is not score)})
+        best[name] = picked
+    return best
 
 
 def accuracy_by_magnitude(rows: list[dict[str, str]]) -> dict[str, list[tuple[object, float, float]]]:

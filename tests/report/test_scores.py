@@ -7,7 +7,8 @@ import pytest
 
 from fedpriv.record import read_results
 from fedpriv.report.collect import ReportError, collect
-from fedpriv.report.scores import (advantage, best_per_class, class_order, dp_accuracy, mixed_settings,
+from fedpriv.report.intervals import Estimate
+from fedpriv.report.scores import (advantage, best_per_class, class_order, dp_accuracy, dp_averages, mixed_settings,
                                    select_baseline)
 from fedpriv.report.tables import best_table, dp_table
 from tests.report.sweeps import write_trial
@@ -65,8 +66,10 @@ def test_best_per_class_ranks_by_advantage(sweep):
     assert [(s["op"], s["magnitude"]) for s in best["cat"]] == [("solarize", 7), ("posterize", 9), ("invert", 1)]
     assert [(s["op"], s["magnitude"]) for s in best["dog"]] == [("invert", 1), ("posterize", 9), ("solarize", 7)]
     table = best_table(best, class_order(sweep))
-    assert table.rows[0][:3] == ["cat", "solarize (M7)", pytest.approx(40.0)]
-    assert table.rows[1][:5] == ["dog", "invert (M1)", pytest.approx(45.0), "posterize (M9)", pytest.approx(30.0)]
+    # One image per class: the intervals overlap, so every ranked policy is flagged as a tie (≈).
+    assert table.rows[0][:2] == ["cat", "solarize (M7) ≈"] and table.rows[0][2].value == pytest.approx(40.0)
+    assert [table.rows[1][i] for i in (1, 3)] == ["invert (M1) ≈", "posterize (M9) ≈"]
+    assert [table.rows[1][i].value for i in (2, 4)] == pytest.approx([45.0, 30.0])
 
 
 def test_per_class_policy_scores_only_the_classes_it_defends(sweep, tmp_path):
@@ -82,13 +85,17 @@ def test_per_class_policy_scores_only_the_classes_it_defends(sweep, tmp_path):
 
 
 def test_dp_table_has_original_and_one_column_pair_per_noise_multiplier(sweep):
-    table = dp_table(dp_accuracy(sweep), class_order(sweep))
-    assert table.columns == ["class", "original MA", "original AA", "sigma=0.5 MA", "sigma=0.5 AA",
-                             "sigma=1 MA", "sigma=1 AA"]
+    table = dp_table(dp_accuracy(sweep), class_order(sweep), dp_averages(sweep))
+    assert table.columns == ["class", "original MA", "original AA", "original n", "sigma=0.5 MA", "sigma=0.5 AA",
+                             "sigma=0.5 n", "sigma=1 MA", "sigma=1 AA", "sigma=1 n"]
     assert [row[0] for row in table.rows] == ["cat", "dog", "average"]
-    assert table.rows[0][1:] == pytest.approx([90, 80, 60, 50, 30, 15])
-    assert table.rows[2][1:] == pytest.approx([80, 70, 50, 40, 25, 12.5])
-    assert table.csv().splitlines()[3] == "average,80.0000,70.0000,50.0000,40.0000,25.0000,12.5000"
+    values = lambda row: [c.value if isinstance(c, Estimate) else c for c in row[1:]]
+    assert values(table.rows[0]) == pytest.approx([90, 80, 1, 60, 50, 1, 30, 15, 1])
+    assert values(table.rows[2]) == pytest.approx([80, 70, 2, 50, 40, 2, 25, 12.5, 2])
+    # Every MA and AA carries its interval; one image per class leaves them wide.
+    assert all(c.low < c.value < c.high and c.high - c.low > 50 for c in table.rows[2][1:] if isinstance(c, Estimate))
+    header = table.csv().splitlines()[0].split(",")
+    assert header[:5] == ["class", "original MA", "original MA low", "original MA high", "original AA"]
 
 
 def test_baseline_is_required_when_there_are_several_dp_settings(sweep):

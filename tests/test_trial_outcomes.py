@@ -1,0 +1,34 @@
+"""A trial writes each private image's outcome to images.csv, agreeing with its per-class results.csv rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from fedpriv.record import IMAGES_FILE, read_outcomes, read_results
+from fedpriv.trial import run_trial
+
+TINY = ["attack.iterations=5", "targets.classes=[0,1,2]", "targets.per_class=2", "record.grid=false"]
+
+
+def test_images_csv_has_one_row_per_image_matching_the_class_rates(compose_cfg, tmp_path):
+    output = run_trial(compose_cfg(*TINY), output_dir=tmp_path)
+    images = read_outcomes(tmp_path / IMAGES_FILE)
+    rows = read_results(output.results_path)
+    assert len(images) == 6 and {r["trial_id"] for r in images} == {rows[0]["trial_id"]}
+    assert len({r["image_index"] for r in images}) == 6
+    for row in rows:
+        mine = [r for r in images if r["class_id"] == row["class_id"]]
+        assert len(mine) == int(row["n"]) == 2
+        for column, rate in (("ma_correct", "ma"), ("aa_correct", "aa")):
+            assert {r[column] for r in mine} <= {"0", "1"}
+            assert sum(int(r[column]) for r in mine) / 2 == pytest.approx(float(row[rate]))
+        assert sum(float(r["psnr"]) for r in mine) / 2 == pytest.approx(float(row["psnr"]), abs=1e-4)
+
+
+def test_dp_rows_say_whether_the_shared_update_was_noised():
+    from fedpriv.defenses import DPSGD
+    from fedpriv.record import COLUMNS
+
+    assert "noisy_update" in COLUMNS
+    assert DPSGD(noisy_update=False).describe(0)["noisy_update"] is False
+    assert DPSGD().describe(0)["noisy_update"] is True
