@@ -22,7 +22,8 @@ def _sweep(tmp_path, policies: dict[tuple[str, int], dict], *, n: int, images: b
                 **(dp_columns or FAIR_DP))
     for (op, magnitude), accuracy in policies.items():
         write_trial(tmp_path / f"{op}{magnitude}", AUG.format(op, magnitude), {"cat": accuracy}, defense="augment",
-                    op=op, magnitude=magnitude, n=n, images=images, victim_trained=True)
+                    op=op, magnitude=magnitude, n=n, images=images,
+                    victim_trained=(dp_columns or FAIR_DP).get("victim_trained", True))  # one setup: same victim
     collection = collect([tmp_path])
     rows = collection.rows
     scores = advantage(rows, select_baseline(rows, None).rows, images=load_image_outcomes(collection.trials))
