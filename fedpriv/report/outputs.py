@@ -10,6 +10,7 @@ from fedpriv.report import figures, scores, tables
 from fedpriv.report.collect import Collection
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
+from fedpriv.report.policy import policy_table
 from fedpriv.report.scores import DpSetting
 from fedpriv.utils.io import atomic_write_text
 
@@ -90,6 +91,9 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
                 ("advantage_heatmap.png", "Advantage score per class and op (best magnitude per cell)"),
                 ("advantage_components.png", "MA and AA advantage of each class's best augmentation")]
 
+    found = policy_table(collection, baseline, classes, notes)
+    if found is not None:
+        document.tables.insert(0, found)
     for table in document.tables:
         _write_table(table, out_dir, written)
     shown = montages(collection.trials, out_dir)

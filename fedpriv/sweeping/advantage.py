@@ -33,6 +33,7 @@ class Baseline:
     label: str
     accuracy: dict[str, tuple[float, float]]    # class name -> (MA, AA)
     class_ids: dict[str, str]                   # class index as text -> class name
+    rows: list[dict[str, str]]                  # the setting's results rows
 
     def knows(self, name: str) -> bool:
         return name in self.accuracy or name in self.class_ids
@@ -78,7 +79,7 @@ def load_baseline(results: str | Path | None) -> Baseline:
         class_id = number(row.get("class_id"))
         if class_id is not None and row.get("class") in accuracy:
             class_ids[str(int(class_id))] = row["class"]
-    return Baseline(path, setting.label, accuracy, class_ids)
+    return Baseline(path, setting.label, accuracy, class_ids, setting.rows)
 
 
 def baseline_problems(values: dict) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,12 @@ def resume_study(config: DictConfig) -> StudyState:
     except KeyError:    # no such study yet: a first launch
         return StudyState(0, 0, budget)
     requeued = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params)
-        requeued += 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)     # enqueue_trial in optuna 2
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study.tell(trial.number, state=TrialState.FAIL)
+            study.enqueue_trial(trial.params)
+            requeued += 1
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     state = StudyState(done, requeued, max(0, budget - done))
     with open_dict(sweeper):
