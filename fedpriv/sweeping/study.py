@@ -128,11 +128,13 @@ def resume_study(config: DictConfig) -> StudyState:
 def write_study_manifest(config: DictConfig, budget: int) -> None:
     sweeper = config.hydra.sweeper
     searched, _ = search_space(config)
+    baseline = OmegaConf.select(config, "baseline.results")
     manifest: dict[str, Any] = {
         "study_name": sweeper.get("study_name"), "storage": sweeper.get("storage"), "n_trials": budget,
         "direction": str(sweeper.get("direction")), "searched": sorted(searched),
         "objective": config.get("objective"),
-        "baseline": OmegaConf.select(config, "baseline.results"),
+        # absolute, so that a report run from another folder finds it
+        "baseline": str(Path(str(baseline)).expanduser().resolve()) if baseline else None,
     }
     atomic_write_text(Path(str(config.hydra.sweep.dir)) / STUDY_MANIFEST, json.dumps(manifest, indent=1))
 
