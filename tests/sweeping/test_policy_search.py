@@ -52,6 +52,9 @@ def test_preset_searches_an_op_and_a_magnitude_per_class_and_keeps_its_study_in_
     for c in range(10):
         assert searched[f"defense.policy.{c}.op"] == list(OP_NAMES)
         assert searched[f"defense.policy.{c}.magnitude"] == [1, 9]        # int 1..9 (both ends checked)
+    cfg.hydra.overrides.task.append("defense.policy.3.op=choice(posterize,solarize)")     # narrowed on the command line
+    assert study.search_space(cfg)[0]["defense.policy.3.op"] == ["posterize", "solarize"]
+    cfg.hydra.overrides.task.pop()
     jobs = study.check_jobs(cfg)
     assert len(jobs) == 14 and {job for jobs_ in jobs for job in jobs_ if ".0.op=" in job} == \
         {f"defense.policy.0.op={op}" for op in OP_NAMES}
@@ -114,9 +117,10 @@ def test_relaunch_resumes_the_study_and_requeues_interrupted_trials(tmp_path):
     state = study.resume_study(cfg)
     assert (state.done, state.requeued, state.to_run) == (2, 1, 3) and cfg.hydra.sweeper.n_trials == 3
     assert cfg.hydra.sweeper.sampler.seed == 0 + 4          # seed + trials so far: not the first launch's draws
-    trials = optuna.load_study(study_name="policy_search", storage=storage).trials
-    assert trials[killed.number].state == TrialState.FAIL
-    assert trials[-1].state == TrialState.WAITING and trials[-1].system_attrs["fixed_params"] == killed.params
+    resumed = optuna.load_study(study_name="policy_search", storage=storage)
+    assert resumed.trials[killed.number].state == TrialState.FAIL
+    assert resumed.trials[-1].state == TrialState.WAITING
+    assert resumed.ask({"m": IntUniformDistribution(1, 9)}).params == killed.params     # the next ask reruns it
 
     cfg.hydra.sweeper.n_trials = 2
     assert study.resume_study(cfg).to_run == 0
@@ -219,3 +223,20 @@ def test_policy_search_sweep_resumes_its_study_and_reports_a_policy_per_class(tm
     for cls in ("0", "1"):
         assert table[cls]["found op"] in OP_NAMES and 1 <= int(table[cls]["found magnitude"]) <= 9
         assert int(table[cls]["candidates"]) >= 1 and table[cls]["found advantage"] != ""
+
+
+def test_a_bad_searched_value_stops_the_search_before_any_trial(tmp_path, capsys):
+    from fedpriv.sweeping import PlanSweep
+
+    baseline = _dp_baseline(tmp_path / "dp", DIGITS)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True, overrides=[
+            PRESET, "dataset=digits", f"baseline.results={baseline}", f"hydra.sweep.dir={tmp_path / 'search'}"])
+        cfg.hydra.sweeper.params = {"defense.policy.3.op": "choice(posterize,blur)",
+                                    "defense.policy.3.magnitude": "int(interval(1,12))"}
+        with pytest.raises(SystemExit) as stop:
+            PlanSweep().on_multirun_start(config=cfg)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "defense.policy.3.op='blur' is not allowed" in err and "defense.policy.3.magnitude=12 is out of range" in err
+    assert err.count("is not allowed") == 1 and not (tmp_path / "search").exists()      # nothing was started
