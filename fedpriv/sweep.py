@@ -47,7 +47,7 @@ def main(cfg: DictConfig) -> float:
     if in_sweep:
         if results.is_file():
             log.info("trial %s finished in an earlier launch: skipped", output_dir.name)
-            return objective_of(results, cfg.objective)
+            return objective_of(results, cfg.objective, baseline=cfg.baseline.results)
         log.info("sweep %s: %s", hydra_cfg.sweep.dir, sweep_progress(hydra_cfg.sweep.dir, cfg.record.results_file))
     try:
         with running_marker(output_dir):

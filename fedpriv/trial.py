@@ -24,6 +24,7 @@ from fedpriv.defenses.base import NoDefense
 from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
 from fedpriv.record import IMAGES_FILE, save_reconstruction_grid, save_samples, write_outcomes, write_results
+from fedpriv.record.results import objective_of
 from fedpriv.training.builders import build_model, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
@@ -102,7 +103,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         logger.log_trial(rows=rows, grid=grid_path, summary=summary)
         # Last, and atomically: a results file means a finished trial, which a relaunched sweep skips.
         results_path = write_results(output_dir / cfg.record.results_file, rows)
-        objective = summary.get(cfg.objective, float("nan"))
+        objective = objective_of(results_path, cfg.objective, baseline=cfg.baseline.results)
         log.info("trial %s: %s", trial_id, ", ".join(f"{k}={v:.4g}" for k, v in summary.items()))
         failed = False
         return TrialOutput(rows, objective, results_path, grid_path, images)

@@ -24,7 +24,10 @@ def test_presets_are_there():
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_composes_and_validates(compose_cfg, cifar10_root, preset):
     cfg = compose_cfg(f"experiment={preset}", f"dataset.root={cifar10_root}")
-    assert config_problems(cfg) == []
+    problems = config_problems(cfg)
+    if cfg.objective == "advantage":    # needs a DP-SGD run first: see tests/sweeping/test_policy_search.py
+        problems = [p for p in problems if not p.startswith("baseline.results:")]
+    assert problems == []
 
 
 @pytest.mark.parametrize("preset", [p for p in PRESETS if p.endswith("_small") and "cifar100" not in p])

@@ -17,7 +17,7 @@ from omegaconf import MISSING
 from fedpriv.config.constraints import OneOf, Range
 
 DEVICES = ("auto", "cpu", "cuda")
-OBJECTIVES = ("ma_minus_aa", "psnr", "ssim", "lpips", "mse", "ma", "aa")
+OBJECTIVES = ("ma_minus_aa", "advantage", "psnr", "ssim", "lpips", "mse", "ma", "aa")
 BATCHING = ("by_class", "shuffled")
 
 
@@ -95,10 +95,19 @@ class PathsConfig:
 
 
 @dataclass
+class BaselineConfig:
+    """The DP-SGD run that ``objective=advantage`` scores a trial against (fedpriv.sweeping.advantage)."""
+
+    # A DP-SGD trial's results.csv, or a sweep folder holding the finished trials of one DP-SGD setting.
+    results: Optional[str] = None
+
+
+@dataclass
 class TrialConfig:
     seed: int = 0
     device: Annotated[str, OneOf(DEVICES)] = "auto"
-    # Scalar returned to Hydra sweepers (mean over classes); ma_minus_aa rewards utility and penalises leakage.
+    # Scalar returned to Hydra sweepers (mean over classes); ma_minus_aa rewards utility and penalises leakage;
+    # advantage is seed 000's score over the DP-SGD run named by baseline.results.
     objective: Annotated[str, OneOf(OBJECTIVES)] = "ma_minus_aa"
     progress: bool = True
     dataset: Any = MISSING
@@ -114,6 +123,7 @@ class TrialConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
 
 def register_configs() -> None:

@@ -53,9 +53,15 @@ def read_results(path: str | os.PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def objective_of(path: str | os.PathLike, objective: str) -> float:
-    """A finished trial's objective, recomputed from its results file (mean over classes, as when it ran)."""
+def objective_of(path: str | os.PathLike, objective: str, *, baseline: str | None = None) -> float:
+    """A finished trial's objective, computed from its results file (mean over classes), the same way when it
+    has just run and when a relaunched sweep finds it finished. ``baseline``: see ``objective=advantage``
+    (:mod:`fedpriv.sweeping.advantage`)."""
     rows = read_results(path)
+    if objective == "advantage":
+        from fedpriv.sweeping.advantage import advantage_objective, load_baseline
+
+        return advantage_objective(rows, load_baseline(baseline))
 
     def mean(key: str) -> float:
         values = [float(r[key]) for r in rows if r.get(key) not in (None, "")]

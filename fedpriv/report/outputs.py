@@ -12,6 +12,7 @@ from fedpriv.report.collect import Collection
 from fedpriv.report.fairness import baseline_problems
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
+from fedpriv.report.policy import policy_table
 from fedpriv.report.scores import DpSetting
 from fedpriv.report.uncertainty import interval_note, load_image_outcomes
 from fedpriv.utils.io import atomic_write_text
@@ -118,6 +119,9 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
                 ("advantage_heatmap.png", "Advantage score per class and op (best magnitude per cell)"),
                 ("advantage_components.png", "MA and AA advantage of each class's best augmentation")]
 
+    found = policy_table(collection, baseline, classes, notes)
+    if found is not None:
+        document.tables.insert(0, found)
     for table in document.tables:
         _write_table(table, out_dir, written)
     shown = montages(collection.trials, out_dir)

@@ -1,8 +1,8 @@
 """A trial's identity: a hash of its resolved config, so a sweep finds finished trials whatever job number they had.
 
 Keys that change how a trial is run or reported but not what it measures (logging, progress bars, paths, where
-the data and weights files live, the device, the returned objective) are left out, so moving a sweep to a GPU,
-to another machine's data folder, or turning W&B on does not redo it.
+the data and weights files live, the device, the returned objective and the baseline it is scored against) are
+left out, so moving a sweep to a GPU, to another machine's data folder, or turning W&B on does not redo it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fedpriv.utils.io import stable_hash
 
-NOT_IDENTITY = ("hydra", "logger", "progress", "paths", "device", "record", "objective")
+NOT_IDENTITY = ("hydra", "logger", "progress", "paths", "device", "record", "objective", "baseline")
 # Where things live on this machine, not what they are.
 LOCATIONS = ("dataset.root", "dataset.download", "metrics.lpips.backbone", "metrics.lpips.download")
 TRIAL_PREFIX = "trial-"

@@ -7,6 +7,8 @@ Hydra callback registered in ``conf/config.yaml``, runs once at the start of eve
   leaves out the preset's sweep over keys the new choice does not have, so a preset's baseline arm is one trial;
 - it names the sweep folder after the command (``multirun/<experiment>-<hash of the overrides>``) unless
   ``hydra.sweep.dir`` is set, so relaunching the same command resumes the same sweep;
+- a sweep driven by an Optuna study (``hydra/sweeper=optuna``) has no trial list to plan: its search space is
+  checked and its study resumed instead (:mod:`fedpriv.sweeping.study`);
 - it composes and validates every trial's config, stopping the sweep if any has problems (naming the trial
   and the key), so a typo in the last value does not surface after hours of compute;
 - it writes ``trials.json`` (each trial's identity and overrides) for progress and reports, and says how many
@@ -90,16 +92,59 @@ def read_manifest(sweep_dir: str | Path) -> list[dict] | None:
     return json.loads(path.read_text())["trials"]
 
 
+def _check(config: DictConfig, jobs: list[list[str]], what: str, problems: list[str] | None = None,
+           labels: list[str] | None = None) -> list[dict]:
+    """Compose and validate every job; stop the sweep listing all problems, or return each job's identity.
+    A problem that several jobs share is listed once, under the first job's label."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    problems, trials, seen = list(problems or []), [], set()
+    for i, overrides in enumerate(jobs):
+        label = labels[i] if labels else " ".join(overrides) or "(no overrides)"
+        try:
+            job_cfg = loader.load_sweep_config(config, overrides)
+            found = config_problems(job_cfg)
+        except Exception as err:
+            found = [str(err)]
+            job_cfg = None
+        problems += [f"[{label}] {p}" for p in found if p not in seen]
+        seen.update(found)
+        if job_cfg is not None and not found:
+            trials.append({"id": trial_identity(job_cfg), "overrides": overrides})
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        print(f"fedpriv: {len(problems)} problem(s) in the sweep's {what}; none was run:\n{lines}", file=sys.stderr)
+        raise SystemExit(2)
+    return trials
+
+
+def _plan_study(config: DictConfig) -> None:
+    from fedpriv.sweeping import study
+
+    jobs = study.check_jobs(config)
+    searched = len(study.search_space(config)[0])
+    labels = [" ".join(job[len(job) - searched:]) or "(no searched key)" for job in jobs]
+    _check(config, jobs, f"search space (checked in {len(jobs)} trials covering every value)",
+           study.study_problems(config), labels)
+    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    budget = int(config.hydra.sweeper.n_trials)
+    study.write_study_manifest(config, budget)
+    state = study.resume_study(config)
+    log.info("sweep %s: study of %d trials, %d done already (%d interrupted ones queued again), %d to run",
+             config.hydra.sweep.dir, budget, state.done, state.requeued, state.to_run)
+
+
 class PlanSweep(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra.core.global_hydra import GlobalHydra
+        from fedpriv.sweeping.study import is_study
 
         dropped = drop_replaced_grids(config)
         if dropped:
             log.info("the preset's sweep over %s does not apply to the %s chosen on the command line: left out",
                      ", ".join(dropped), " and ".join(sorted({k.split(".")[0] for k in dropped})))
         jobs = sweep_overrides(config)
-        if not jobs:
+        if not jobs and not is_study(config):
             return
         if not _sweep_dir_was_chosen(config):
             directory = str(Path(str(config.hydra.sweep.dir)).parent / sweep_name(config))
@@ -107,24 +152,10 @@ class PlanSweep(Callback):
                 config.hydra.sweep.dir = directory
                 # Jobs are composed afresh from the master's Hydra overrides: this makes them use the same folder.
                 config.hydra.overrides.hydra.append(f"hydra.sweep.dir={directory}")
-        loader = GlobalHydra.instance().config_loader()
-        problems, trials = [], []
-        for overrides in jobs:
-            label = " ".join(overrides) or "(no overrides)"
-            try:
-                job_cfg = loader.load_sweep_config(config, overrides)
-            except Exception as err:
-                problems.append(f"[{label}] {err}")
-                continue
-            found = config_problems(job_cfg)
-            problems += [f"[{label}] {p}" for p in found]
-            if not found:
-                trials.append({"id": trial_identity(job_cfg), "overrides": overrides})
-        if problems:
-            lines = "\n".join(f"  - {p}" for p in problems)
-            print(f"fedpriv: {len(problems)} problem(s) in the sweep's {len(jobs)} trials; none was run:\n{lines}",
-                  file=sys.stderr)
-            raise SystemExit(2)
+        if not jobs:
+            _plan_study(config)
+            return
+        trials = _check(config, jobs, f"{len(jobs)} trials")
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(sweep_dir / MANIFEST, json.dumps({"trials": trials}, indent=1))
