@@ -54,8 +54,10 @@ class Defense:
     def private_training(self, module: nn.Module, optimizer, loader, *, epochs: int) -> TrainingSetup:
         return TrainingSetup(module, optimizer, loader)
 
-    def defend_update(self, gradients: list[Tensor], *, per_sample: Callable[[], list[Tensor]]) -> list[Tensor]:
-        """Transform the shared gradients; ``per_sample()`` computes per-example gradients on demand."""
+    def defend_update(self, gradients: list[Tensor], *, per_sample: Callable[[], list[Tensor]],
+                      generator: Optional[torch.Generator] = None) -> list[Tensor]:
+        """Transform the shared gradients; ``per_sample()`` computes per-example gradients on demand.
+        ``generator`` (seeded by the trial) is the only source of randomness a defense may draw from."""
         return gradients
 
 
