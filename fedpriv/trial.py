@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from fedpriv.attacks.base import AttackProblem, ServerKnowledge
+from fedpriv.config.combinations import defense_input_problems
 from fedpriv.config.validate import ConfigError, validate
 from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
@@ -70,6 +71,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     defense.bind(data.classes)
     model_problems = attack.model_problems(build_model(cfg.model, data, defense, seed=seed), tuple(data.shape))
     model_problems += protocol.trial_problems(victim=cfg.victim, train_labels=data.train.labels)
+    model_problems += defense_input_problems(OmegaConf.to_container(cfg.defense, resolve=True), data.shape[0])
     if model_problems:
         raise ConfigError(model_problems)
     class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)

@@ -52,7 +52,9 @@ def config_problems(cfg: DictConfig) -> list[str]:
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         return [f"{key}: cannot be resolved ({getattr(err, 'msg', err)})"]
-    return _dataclass_problems(TrialConfig, values, prefix="")
+    from fedpriv.config.combinations import combination_problems
+
+    return _dataclass_problems(TrialConfig, values, prefix="") or combination_problems(values)
 
 
 # --- dataclass blocks -------------------------------------------------------------------------------------------
