@@ -71,7 +71,9 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     defense.bind(data.classes)
     model_problems = attack.model_problems(build_model(cfg.model, data, defense, seed=seed), tuple(data.shape))
     model_problems += protocol.trial_problems(victim=cfg.victim, train_labels=data.train.labels)
-    model_problems += defense_input_problems(OmegaConf.to_container(cfg.defense, resolve=True), data.shape[0])
+    # Checked during validation when the dataset declares its channels; here for any dataset, once loaded.
+    model_problems += defense_input_problems(OmegaConf.to_container(cfg.defense, resolve=True),
+                                             channels=data.shape[0])
     if model_problems:
         raise ConfigError(model_problems)
     class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)

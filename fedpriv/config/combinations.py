@@ -27,7 +27,7 @@ def dataset_channels(dataset: Any) -> Optional[int]:
     return channels if isinstance(channels, int) else None
 
 
-def defense_input_problems(defense: Any, channels: Optional[int]) -> list[str]:
+def defense_input_problems(defense: Any, *, channels: Optional[int]) -> list[str]:
     """``defense.*`` settings that would change nothing on images of ``channels`` channels."""
     if channels is None or not isinstance(defense, dict) or "_target_" not in defense:
         return []
@@ -35,7 +35,7 @@ def defense_input_problems(defense: Any, channels: Optional[int]) -> list[str]:
 
     try:
         check = getattr(get_object(defense["_target_"]), "input_problems", None)
-    except Exception:
+    except Exception:  # as above: the per-component check names the target that cannot be imported
         return []
     if check is None:
         return []
@@ -44,4 +44,4 @@ def defense_input_problems(defense: Any, channels: Optional[int]) -> list[str]:
 
 
 def combination_problems(values: dict) -> list[str]:
-    return defense_input_problems(values.get("defense"), dataset_channels(values.get("dataset")))
+    return defense_input_problems(values.get("defense"), channels=dataset_channels(values.get("dataset")))

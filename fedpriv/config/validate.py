@@ -54,7 +54,7 @@ def config_problems(cfg: DictConfig) -> list[str]:
         return [f"{key}: cannot be resolved ({getattr(err, 'msg', err)})"]
     from fedpriv.config.combinations import combination_problems
 
-    return _dataclass_problems(TrialConfig, values, prefix="") or combination_problems(values)
+    return _dataclass_problems(TrialConfig, values, prefix="") + combination_problems(values)
 
 
 # --- dataclass blocks -------------------------------------------------------------------------------------------

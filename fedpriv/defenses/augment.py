@@ -93,7 +93,8 @@ class AugmentPerClass(Defense):
 
     @classmethod
     def input_problems(cls, *, channels: int, policy: dict | None = None, **_) -> list[str]:
-        problems = [(name, channel_problem(entry.get("op", ""), channels)) for name, entry in (policy or {}).items()]
+        ops = {name: entry.get("op") for name, entry in (policy or {}).items() if isinstance(entry, dict)}
+        problems = [(name, channel_problem(op, channels)) for name, op in ops.items()]
         return [f"policy.{name}.op={problem}" for name, problem in problems if problem]
 
     def bind(self, classes):

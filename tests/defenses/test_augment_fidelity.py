@@ -13,6 +13,7 @@ import torch
 from PIL import Image, ImageEnhance, ImageOps
 
 from fedpriv.config import ConfigError
+from fedpriv.config.combinations import defense_input_problems
 from fedpriv.config.validate import validate
 from fedpriv.defenses.augment_ops import OP_NAMES, apply_op
 
@@ -102,3 +103,10 @@ def test_color_on_rgb_data_and_other_ops_on_grey_data_validate(compose_cfg, cifa
     validate(compose_cfg("defense=augment", "defense.op=brightness"))
     with pytest.raises(ConfigError, match="defense.policy.3.op='color'"):
         validate(compose_cfg("defense=augment_per_class", "+defense.policy={3: {op: color, magnitude: 2}}"))
+
+
+def test_the_loaded_channel_count_is_checked_for_datasets_that_declare_none():
+    node = {"_target_": "fedpriv.defenses.Augment", "op": "color", "magnitude": 3}
+    assert [p[:18] for p in defense_input_problems(node, channels=1)] == ["defense.op='color'"]
+    assert defense_input_problems(node, channels=3) == []
+    assert defense_input_problems({"_target_": "fedpriv.defenses.DPSGD"}, channels=1) == []
