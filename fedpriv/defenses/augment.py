@@ -93,7 +93,9 @@ class AugmentPerClass(Defense):
 
     @classmethod
     def input_problems(cls, *, channels: int, policy: dict | None = None, **_) -> list[str]:
-        ops = {name: entry.get("op") for name, entry in (policy or {}).items() if isinstance(entry, dict)}
+        if not isinstance(policy, dict):  # a malformed policy is reported by the per-key checks
+            return []
+        ops = {name: entry.get("op") for name, entry in policy.items() if isinstance(entry, dict)}
         problems = [(name, channel_problem(op, channels)) for name, op in ops.items()]
         return [f"policy.{name}.op={problem}" for name, problem in problems if problem]
 
