@@ -9,11 +9,11 @@ from fedpriv.attacks import InvertingGradients
 from fedpriv.data import Digits
 from fedpriv.trial import run_trial
 
-# A BatchNorm ConvNet pretrained for 3 epochs, attacked as that same classifier (victim.train_epochs equal to
+# A BatchNorm ConvNet pretrained for one epoch, attacked as that same classifier (victim.train_epochs equal to
 # training.epochs), with the client computing its update in train mode: the setting where the victim once was
 # the MA model itself.
-SHARED_MODEL = ["model=convnet", "model.width=8", "training.epochs=3", "victim.train_epochs=3", "victim.mode=train",
-                "targets.classes=[0,1,2,3]", "targets.per_class=3", "attack.iterations=3"]
+SHARED_MODEL = ["model=convnet", "model.width=8", "training.epochs=1", "training.lr=0.01", "victim.train_epochs=1",
+                "victim.mode=train", "targets.classes=[0,1,2,3]", "targets.per_class=3", "attack.iterations=3"]
 
 
 class ScramblingAttack(InvertingGradients):
