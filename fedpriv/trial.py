@@ -6,10 +6,12 @@ from Hydra's compose API.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -18,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from fedpriv.attacks.base import AttackProblem, ServerKnowledge
+from fedpriv.config.combinations import defense_input_problems
 from fedpriv.config.validate import ConfigError, validate
 from fedpriv.data.targets import make_batches, resolve_classes, select_targets
 from fedpriv.defenses.base import NoDefense
@@ -69,6 +72,9 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     defense.bind(data.classes)
     model_problems = attack.model_problems(build_model(cfg.model, data, defense, seed=seed), tuple(data.shape))
     model_problems += protocol.trial_problems(victim=cfg.victim, train_labels=data.train.labels)
+    # Checked during validation when the dataset declares its channels; here for any dataset, once loaded.
+    model_problems += defense_input_problems(OmegaConf.to_container(cfg.defense, resolve=True),
+                                             channels=data.shape[0])
     if model_problems:
         raise ConfigError(model_problems)
     class_ids = resolve_classes(OmegaConf.to_container(cfg.targets.classes) if cfg.targets.classes else None, data.classes)
@@ -86,13 +92,16 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         evaluator, evaluator_meta = trained_model(
             "evaluator", model_cfg=cfg.evaluator.model, training_cfg=cfg.evaluator.training, defense=NoDefense(),
             epochs=cfg.evaluator.training.epochs, seed=cfg.evaluator.seed, **common)
+        batches = _defended_batches(cfg, data, class_ids, protocol, defense, seed)
+        # MA before anything is attacked, on the classifier itself: the victim below is always another object.
+        model_correct = _model_correct(classifier, data, batches, device)
         victim = _victim(cfg, data, defense, classifier, common, seed, protocol)
         classifier_meta = {**classifier_meta, "victim_accuracy": _accuracy(victim, data, device)}
         victim = attack.prepare_model(victim, _server_knowledge(data, device, seed))
 
-        images = _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed)
-        rows, outcomes = _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id,
-                                overrides or [], defense, protocol, attack, classifier_meta, evaluator_meta)
+        images = _attack_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed)
+        rows, outcomes = _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides or [],
+                                defense, protocol, attack, classifier_meta, evaluator_meta, model_correct=model_correct)
         write_outcomes(output_dir / IMAGES_FILE, outcomes, trial_id=trial_id)
         save_samples(output_dir / "samples.pt", images, limit=cfg.record.grid_images)
         grid_path = None
@@ -113,7 +122,10 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
 
 def _victim(cfg, data, defense, classifier, common, seed, protocol):
     """The attacked model: from a file, the defended classifier after N epochs, the global model after
-    ``fl.rounds`` rounds of FedAvg (never together with the first two; checked up front), or an untrained copy."""
+    ``fl.rounds`` rounds of FedAvg (never together with the first two; checked up front), or an untrained copy.
+
+    Always a model of its own: computing updates in train mode moves BatchNorm's running statistics, and a
+    malicious server changes the weights, neither of which may reach the classifier that MA is measured on."""
     if protocol.federation.rounds > 0:
         victim, _ = round_victim(protocol.federation, model_cfg=cfg.model, dataset_cfg=cfg.dataset, data=data,
                                  defense=defense, seed=seed, cache=common["cache"], device=common["device"])
@@ -122,7 +134,7 @@ def _victim(cfg, data, defense, classifier, common, seed, protocol):
         load_weights(victim, cfg.victim.checkpoint)
         victim = victim.to(common["device"])
     elif cfg.victim.train_epochs == cfg.training.epochs:
-        victim = classifier
+        victim = copy.deepcopy(classifier)
     elif cfg.victim.train_epochs > 0:
         victim, _ = trained_model("classifier", model_cfg=cfg.model, training_cfg=cfg.training, defense=defense,
                                   epochs=cfg.victim.train_epochs, seed=seed, **common)
@@ -151,23 +163,41 @@ def _population(data, device):
     return draw
 
 
-def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, device, seed) -> dict[str, Tensor]:
-    """Attack every target batch; returns originals, defended inputs and reconstructions in [0, 1]."""
+def _defended_batches(cfg, data, class_ids, protocol, defense, seed) -> list[tuple[Tensor, Tensor, Tensor, Tensor]]:
+    """The target client's batches as ``(index, originals, defended, labels)``, defended with a seeded generator."""
     targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
                              fraction=cfg.targets.fraction, seed=seed)
     batches = make_batches(targets, data.test.labels, batch_size=protocol.batch_size, batching=cfg.targets.batching,
                            seed=seed)
-    log.info("attacking %d images in %d shared updates", len(targets), len(batches))
     generator = torch.Generator().manual_seed(seed)
+    out = []
+    for index in batches:
+        originals, labels = data.test.images[index], data.test.labels[index]
+        out.append((index, originals, defense.defend_inputs(originals, labels, generator=generator), labels))
+    return out
+
+
+def _model_correct(classifier, data, batches, device) -> Tensor:
+    """Whether the defended classifier gets each defended input right (MA), in the order of ``batches``."""
+    if not batches:
+        return torch.zeros(0, dtype=torch.bool)
+    defended = torch.cat([b[2] for b in batches])
+    labels = torch.cat([b[3] for b in batches])
+    return predict(classifier, defended, data.normalize, device).cpu() == labels
+
+
+def _attack_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed) -> dict[str, Tensor]:
+    """Attack every target batch; returns originals, defended inputs and reconstructions in [0, 1]."""
+    log.info("attacking %d images in %d shared updates", sum(len(b[0]) for b in batches), len(batches))
+    # Every draw of the shared updates comes from the seed: other clients' data, and the update-side noise.
     others = torch.Generator().manual_seed(seed + 7919)
+    defend_update = partial(defense.defend_update, generator=torch.Generator().manual_seed(seed + 104729))
     population = _population(data, device)
     bounds = data.bounds(device)
     problems, shared = [], []
-    for number, index in enumerate(batches):
-        originals, labels = data.test.images[index], data.test.labels[index]
-        defended = defense.defend_inputs(originals, labels, generator=generator)
+    for number, (index, originals, defended, labels) in enumerate(batches):
         x = data.normalize(defended).to(device)
-        update = protocol.shared_update(victim, x, labels.to(device), defend_update=defense.defend_update,
+        update = protocol.shared_update(victim, x, labels.to(device), defend_update=defend_update,
                                         population=population, generator=others)
         known = update.labels if update.labels is not None else labels  # an aggregate's labels are all clients'
         problems.append(AttackProblem(model=victim, update=update, shape=tuple(data.shape),
@@ -202,8 +232,8 @@ def _attack_targets(cfg, data, class_ids, protocol, defense, attack, victim, dev
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id, overrides, defense, protocol,
-           attack, classifier_meta, evaluator_meta) -> tuple[list[dict], dict[str, Tensor | None]]:
+def _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides, defense, protocol,
+           attack, classifier_meta, evaluator_meta, *, model_correct: Tensor) -> tuple[list[dict], dict[str, Tensor | None]]:
     """The per-class rows of ``results.csv`` and the per-image outcomes behind them (``images.csv``)."""
     labels = images["labels"]
     leak = image_scores(images["reconstruction"], images["original"])
@@ -212,8 +242,8 @@ def _score(cfg, data, class_ids, images, classifier, evaluator, device, trial_id
     lpips = LpipsScorer(backbone=cfg.metrics.lpips.backbone, download=cfg.metrics.lpips.download,
                         enabled=cfg.metrics.lpips.enabled, device=device)
     lpips_values = lpips(images["reconstruction"], images["original"]) if lpips.available else None
-    # MA: the defended classifier on the exact inputs whose update was shared; AA: the judge on reconstructions.
-    model_correct = (predict(classifier, data.normalize(images["defended"]), data.normalize, device).cpu() == labels)
+    # MA (``model_correct``, measured before the attack): the defended classifier on the exact inputs whose
+    # update was shared; AA: the judge on reconstructions.
     attack_correct = (predict(evaluator, data.normalize(images["reconstruction"]), data.normalize, device).cpu() == labels)
     label_correct = images["guessed"] == labels
     outcomes = {"class_id": labels, "image_index": images["index"], "ma_correct": model_correct,

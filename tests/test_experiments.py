@@ -30,6 +30,13 @@ def test_preset_composes_and_validates(compose_cfg, cifar10_root, preset):
     assert problems == []
 
 
+def test_full_scale_presets_judge_with_a_resnet50_as_the_paper(compose_cfg):
+    for preset in PRESETS:
+        judge = compose_cfg(f"experiment={preset}").evaluator.model._target_
+        assert judge.endswith("VGG11" if preset.endswith("_small") else "ResNet50"), (preset, judge)
+    assert compose_cfg("experiment=seed000_cifar10", "evaluator=resnet18").evaluator.model._target_.endswith("ResNet18")
+
+
 @pytest.mark.parametrize("preset", [p for p in PRESETS if p.endswith("_small") and "cifar100" not in p])
 def test_laptop_preset_runs_a_trial(compose_cfg, cifar10_root, preset, tmp_path):
     output = run_trial(compose_cfg(f"experiment={preset}", f"dataset.root={cifar10_root}", *TINY), output_dir=tmp_path)

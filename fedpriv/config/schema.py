@@ -54,8 +54,9 @@ class VictimConfig:
     train_epochs: Annotated[int, Range(0)] = 0
     # Optional weights for the victim (a state_dict file), loaded with weights_only=True.
     checkpoint: Optional[str] = None
-    # Mode the client computes its update in (BatchNorm uses batch statistics in train mode).
-    mode: Annotated[str, OneOf(("train", "eval"))] = "train"
+    # Mode the client computes its update in: eval (Inverting Gradients' setting) keeps BatchNorm on its running
+    # statistics; train uses batch statistics (and moves the victim's running statistics, never the MA model's).
+    mode: Annotated[str, OneOf(("train", "eval"))] = "eval"
 
 
 @dataclass

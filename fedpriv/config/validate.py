@@ -52,9 +52,11 @@ def config_problems(cfg: DictConfig) -> list[str]:
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         return [f"{key}: cannot be resolved ({getattr(err, 'msg', err)})"]
+    from fedpriv.config.combinations import combination_problems
     from fedpriv.sweeping.advantage import baseline_problems
 
-    return _dataclass_problems(TrialConfig, values, prefix="") + baseline_problems(values)
+    return (_dataclass_problems(TrialConfig, values, prefix="") + combination_problems(values)
+            + baseline_problems(values))
 
 
 # --- dataclass blocks -------------------------------------------------------------------------------------------

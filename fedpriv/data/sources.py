@@ -108,6 +108,7 @@ class Digits(ImageDataset):
     """
 
     name = "digits"
+    channels = 1
 
     def __init__(self, *, image_size: Size = 16, test_fraction: Annotated[float, Range(0.05, 0.5)] = 0.25, **common):
         super().__init__(image_size=image_size, **common)

@@ -36,6 +36,12 @@ class Defense:
     def bind(self, classes: list[str]) -> None:
         """Called once with the dataset's class names before any other hook."""
 
+    @classmethod
+    def input_problems(cls, *, channels: int, **values) -> list[str]:
+        """Settings (``values``, this defense's config keys) that would leave images of ``channels`` channels
+        unchanged; checked with the dataset's channel count before any data is loaded."""
+        return []
+
     def describe(self, class_id: int | None = None) -> dict[str, Any]:
         """Columns for the results table (``op``, ``magnitude``, noise settings...), for one class if it matters."""
         return {"op": "", "magnitude": ""}
@@ -54,8 +60,10 @@ class Defense:
     def private_training(self, module: nn.Module, optimizer, loader, *, epochs: int) -> TrainingSetup:
         return TrainingSetup(module, optimizer, loader)
 
-    def defend_update(self, gradients: list[Tensor], *, per_sample: Callable[[], list[Tensor]]) -> list[Tensor]:
-        """Transform the shared gradients; ``per_sample()`` computes per-example gradients on demand."""
+    def defend_update(self, gradients: list[Tensor], *, per_sample: Callable[[], list[Tensor]],
+                      generator: Optional[torch.Generator] = None) -> list[Tensor]:
+        """Transform the shared gradients; ``per_sample()`` computes per-example gradients on demand.
+        ``generator`` (seeded by the trial) is the only source of randomness a defense may draw from."""
         return gradients
 
 

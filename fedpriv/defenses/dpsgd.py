@@ -86,9 +86,12 @@ class DPSGD(Defense):
             info={"sample_rate": 1.0 / max(len(loader), 1)},
         )
 
-    def defend_update(self, gradients, *, per_sample):
+    def defend_update(self, gradients, *, per_sample, generator=None):
         if not self.noisy_update:
             return gradients
+        if generator is None:
+            # The global RNG would make the update depend on what ran before (a cold or a warm model cache).
+            raise ValueError("DPSGD.defend_update needs generator=, a seeded torch.Generator for the update noise")
         samples = per_sample()  # one tensor per parameter, shape (B, *param.shape)
         batch = samples[0].shape[0]
         norms = torch.sqrt(sum(g.reshape(batch, -1).pow(2).sum(1) for g in samples))
@@ -96,6 +99,7 @@ class DPSGD(Defense):
         noisy = []
         for g in samples:
             clipped_sum = (g * scale.view(-1, *[1] * (g.ndim - 1))).sum(0)
-            noise = torch.randn_like(clipped_sum) * (self.noise_multiplier * self.max_grad_norm)
+            noise = torch.randn(clipped_sum.shape, generator=generator, dtype=clipped_sum.dtype)
+            noise = noise.to(clipped_sum.device) * (self.noise_multiplier * self.max_grad_norm)
             noisy.append((clipped_sum + noise) / batch)
         return noisy

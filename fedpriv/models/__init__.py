@@ -1,7 +1,7 @@
 from fedpriv.models.convnet import ConvNet
 from fedpriv.models.lenet import LeNet
 from fedpriv.models.mlp import MLP
-from fedpriv.models.resnet import ResNet18
+from fedpriv.models.resnet import ResNet18, ResNet50
 from fedpriv.models.vgg import VGG11
 
-__all__ = ["ConvNet", "LeNet", "MLP", "ResNet18", "VGG11"]
+__all__ = ["ConvNet", "LeNet", "MLP", "ResNet18", "ResNet50", "VGG11"]

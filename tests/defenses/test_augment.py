@@ -1,4 +1,5 @@
-"""The 14 operations on real images: level 0 is the identity, level 9 the seed's maximum, scales grow with level."""
+"""The 14 operations on real images: level 0 is the identity, level 9 the seed's maximum, scales grow with level;
+the default (pil) convention gives the pixels of the seed's code base (ATSPrivacy's PIL policy)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 from fedpriv.config import ConfigError
 from fedpriv.data import Digits
 from fedpriv.defenses import Augment, AugmentPerClass
-from fedpriv.defenses.augment_ops import OP_NAMES, SIGNED_OPS, apply_op
+from fedpriv.defenses.augment_ops import CONVENTIONS, OP_NAMES, SIGNED_OPS, apply_op
 
 MAGNITUDE_FREE = {"autocontrast", "equalize", "invert"}
 
@@ -24,30 +25,36 @@ def test_fourteen_ops():
     assert len(OP_NAMES) == 14
 
 
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize("op", OP_NAMES)
-def test_level_zero_is_identity_and_level_nine_changes_the_image(images, op):
-    assert torch.equal(apply_op(images, op, 0), images)
-    strongest = apply_op(images, op, 9)
+def test_level_zero_is_identity_and_level_nine_changes_the_image(images, op, convention):
+    assert torch.equal(apply_op(images, op, 0, convention=convention), images)
+    strongest = apply_op(images, op, 9, convention=convention)
     assert strongest.dtype == torch.uint8 and strongest.shape == images.shape
     assert (strongest.float() - images.float()).abs().mean() > 1.0
 
 
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize("op", sorted(MAGNITUDE_FREE))
-def test_magnitude_free_ops_ignore_levels_one_to_nine(images, op):
-    first = apply_op(images, op, 1)
-    assert all(torch.equal(apply_op(images, op, level), first) for level in range(2, 10))
+def test_magnitude_free_ops_ignore_levels_one_to_nine(images, op, convention):
+    first = apply_op(images, op, 1, convention=convention)
+    assert all(torch.equal(apply_op(images, op, level, convention=convention), first) for level in range(2, 10))
 
 
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize("op", sorted(set(OP_NAMES) - MAGNITUDE_FREE))
-def test_distortion_grows_with_magnitude(images, op):
-    change = [(apply_op(images, op, level).float() - images.float()).abs().mean().item() for level in (1, 5, 9)]
+def test_distortion_grows_with_magnitude(images, op, convention):
+    change = [(apply_op(images, op, level, convention=convention).float() - images.float()).abs().mean().item()
+              for level in (1, 5, 9)]
     assert change[0] < change[1] < change[2], change
 
 
-def test_posterize_and_solarize_extremes(images):
-    assert set(apply_op(images, "posterize", 9).unique().tolist()) <= {0, 128}  # 7 bits removed, 1 kept
-    assert torch.equal(apply_op(images, "solarize", 9), 255 - images)  # threshold 0: every pixel inverted
-    inverted = (apply_op(images, "solarize", 7) != images).float().mean()
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_posterize_and_solarize_extremes(images, convention):
+    apply = lambda op, level: apply_op(images, op, level, convention=convention)
+    assert set(apply("posterize", 9).unique().tolist()) <= {0, 128}  # 7 bits removed, 1 kept
+    assert torch.equal(apply("solarize", 9), 255 - images)  # threshold 0: every pixel inverted
+    inverted = (apply("solarize", 7) != images).float().mean()
     assert 0.5 < inverted < 0.95  # seed 000: level 7 inverts "approximately 78%" of CIFAR pixels
 
 
@@ -61,13 +68,17 @@ def test_random_sign_is_seeded_per_image(images):
     assert brighter.any() and (~brighter).any()  # both directions occur over 20 images
     fixed = Augment(op="brightness", magnitude=9, random_sign=False).defend_inputs(images, labels, generator=None)
     assert (fixed.float().mean((1, 2, 3)) >= images.float().mean((1, 2, 3))).all()
-    assert "brightness" in SIGNED_OPS
+    assert "brightness" in SIGNED_OPS["pil"] and "rotate" not in SIGNED_OPS["pil"]
 
 
-def test_ops_work_on_grey_images():
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_ops_change_grey_images_and_color_refuses_them(convention):
     grey = Digits().load().test.images[:8]
-    for op in OP_NAMES:
-        assert apply_op(grey, op, 9).shape == grey.shape
+    for op in set(OP_NAMES) - {"color"}:
+        out = apply_op(grey, op, 9, convention=convention)
+        assert out.shape == grey.shape and not torch.equal(out, grey), op
+    with pytest.raises(ValueError, match="1-channel"):
+        apply_op(grey, "color", 9, convention=convention)
 
 
 def test_per_class_policy_touches_only_listed_classes(images):

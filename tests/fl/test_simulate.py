@@ -7,6 +7,8 @@ attack engine does.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 from torch.func import vmap
@@ -100,7 +102,7 @@ def test_fedavg_applies_the_defense_to_every_local_step(digits, lenet):
     assert calls == [1] * 6  # six local steps of one image, each defended with its own per-example gradients
     torch.manual_seed(0)
     noisy = FedAvg(batch_size=2, local_epochs=3).shared_update(
-        lenet, x, y, defend_update=DPSGD(noise_multiplier=1.0).defend_update)
+        lenet, x, y, defend_update=partial(DPSGD(noise_multiplier=1.0).defend_update, generator=torch.Generator().manual_seed(0)))
     clean = FedAvg(batch_size=2, local_epochs=3).shared_update(lenet, x, y, defend_update=NoDefense().defend_update)
     assert not torch.allclose(noisy.gradients[0], clean.gradients[0], atol=1e-3)
 

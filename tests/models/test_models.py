@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fedpriv.models import VGG11, ConvNet, LeNet, ResNet18
+from fedpriv.models import VGG11, ConvNet, LeNet, ResNet18, ResNet50
 
 
 @pytest.mark.parametrize("cls", [LeNet, ConvNet, ResNet18, VGG11])
@@ -16,6 +16,19 @@ def test_parameter_counts_match_the_papers():
     assert round(count(VGG11(in_shape=(3, 32, 32), num_classes=10)) / 1e6, 2) == 9.23  # seed 000
     assert 2.8e6 < count(ConvNet(in_shape=(3, 32, 32), num_classes=10, width=64)) < 3.0e6
     assert count(ConvNet(in_shape=(3, 32, 32), num_classes=10, width=16)) < count(ConvNet(in_shape=(3, 32, 32), num_classes=10))
+
+
+def test_resnet50_is_torchvisions_with_the_cifar_stem():
+    import torchvision
+
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    model = ResNet50(in_shape=(3, 32, 32), num_classes=10)
+    reference = torchvision.models.resnet50(num_classes=10)
+    # The 7x7 stem convolution (9,408 weights) becomes a 3x3 one (1,728); every other layer is torchvision's.
+    assert count(model) == count(reference) - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64 == 23_520_842
+    assert model.net.conv1.kernel_size == (3, 3) and isinstance(model.net.maxpool, torch.nn.Identity)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert [len(layer) for layer in (model.net.layer1, model.net.layer2, model.net.layer3, model.net.layer4)] == [3, 4, 6, 3]
 
 
 def test_lenet_uses_dlg_initialisation_and_sigmoid():
