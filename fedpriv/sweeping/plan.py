@@ -16,13 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
+from fedpriv.config.overrides import hydra_message
 from fedpriv.config.validate import config_problems
+from fedpriv.errors import FedprivError
 from fedpriv.sweeping.identity import TRIAL_PREFIX, trial_identity
 from fedpriv.utils.io import atomic_write_text, stable_hash
 
@@ -68,6 +73,21 @@ def read_manifest(sweep_dir: str | Path) -> list[dict] | None:
 
 class PlanSweep(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns a callback's exception into a warning and launches the sweep anyway: a plan that cannot be
+        # made stops the sweep here, before any folder or trial exists.
+        try:
+            self._plan(config)
+        except (FedprivError, OmegaConfBaseException, HydraException) as err:
+            print(f"fedpriv: the sweep could not be planned; none of its trials was run: {hydra_message(err)}",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
+        except Exception:
+            traceback.print_exc()
+            print("fedpriv: the sweep could not be planned (an internal error, above); none of its trials was run",
+                  file=sys.stderr)
+            raise SystemExit(1) from None
+
+    def _plan(self, config: DictConfig) -> None:
         from hydra.core.global_hydra import GlobalHydra
 
         jobs = sweep_overrides(config)
@@ -86,7 +106,7 @@ class PlanSweep(Callback):
             try:
                 job_cfg = loader.load_sweep_config(config, overrides)
             except Exception as err:
-                problems.append(f"[{label}] {err}")
+                problems.append(f"[{label}] {hydra_message(err)}")
                 continue
             found = config_problems(job_cfg)
             problems += [f"[{label}] {p}" for p in found]
