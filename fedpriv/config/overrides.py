@@ -274,7 +274,7 @@ def _unknown_key(parent: str, part: str, node: dict, override: Override, choices
     if parent in groups:
         having = [o for o in visible(groups[parent]) if part in _option_keys(conf_dir, parent, o)]
         if having:
-            message += f"; {parent} options with a {part!r} key: {', '.join(having)}"
+            message += f"; {parent} options that have {part!r}: {', '.join(having)}"
     return message
 
 

@@ -40,7 +40,8 @@ def read_backbone(path: str | os.PathLike) -> tuple[dict | None, str]:
     """The AlexNet features state_dict saved at ``path``, or None and why it cannot be used."""
     path = Path(os.path.expanduser(str(path)))
     if not path.is_file():
-        return None, f"backbone={str(path)!r} does not exist; set it to {_HOW}, or to null to use torchvision's"
+        what = "is a folder" if path.is_dir() else "does not exist"
+        return None, f"backbone={str(path)!r} {what}; set it to {_HOW}, or to null to use torchvision's"
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

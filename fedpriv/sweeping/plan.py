@@ -83,8 +83,8 @@ class PlanSweep(Callback):
             raise SystemExit(2) from None
         except Exception:
             traceback.print_exc()
-            print("fedpriv: the sweep could not be planned (an internal error, above); none of its trials was run",
-                  file=sys.stderr)
+            print("fedpriv: the sweep could not be planned; none of its trials was run (an internal error: the "
+                  "traceback above)", file=sys.stderr)
             raise SystemExit(1) from None
 
     def _plan(self, config: DictConfig) -> None:
