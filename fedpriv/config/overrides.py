@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, Override
 from omegaconf import DictConfig, OmegaConf
@@ -116,6 +117,7 @@ def override_problems(arguments: list[str], conf_dir: str | Path, *, multirun: b
     if problems or not multirun:  # a clean sweep is validated trial by trial by the plan (fedpriv.sweeping.plan)
         for cfg in configs:
             if isinstance(cfg, DictConfig):
+                HydraConfig.instance().set_config(cfg)  # so that ${hydra:...} in a value resolves as in the trial
                 problems += config_problems(cfg)
     return list(dict.fromkeys(problems))
 
@@ -135,7 +137,8 @@ class _Checker:
             try:
                 parsed += OverridesParser.create().parse_overrides([argument])
             except Exception as err:
-                self.problems.append(f"{argument}: cannot be parsed ({_first_line(err)}); see "
+                lines = [line for line in str(err).splitlines() if line.strip()]
+                self.problems.append(f"{argument}: cannot be parsed ({lines[1 if len(lines) > 1 else 0]}); see "
                                      "https://hydra.cc/docs/advanced/override_grammar/basic/")
         chosen: dict[str, list[str]] = {}
         values: list[_Checked] = []
@@ -171,7 +174,7 @@ class _Checker:
         cfg = _compose([*combination, *(e for v in values for e in v.elements)])
         if isinstance(cfg, DictConfig):
             return cfg
-        base = _compose(combination, hydra=True)
+        base = _compose(combination)
         if isinstance(base, Exception):
             self.problems.append(f"{' '.join(combination)}: {hydra_message(base)}")
             return None
@@ -210,6 +213,9 @@ def _group_elements(override: Override, options: list[str]) -> tuple[str | None,
     for name in names:
         if name not in options:
             return f"{group}={name}: no such {what}{did_you_mean(name, shown)}; {what}s: {', '.join(shown)}", []
+        if name.startswith(HIDDEN) and isinstance(override.value(), Glob):
+            return (f"{override.input_line} takes in {name}, an internal base of other {what}s; leave such bases out "
+                    f"with exclude: {group}=glob({','.join(override.value().include)},exclude=_*)"), []
         if name.startswith(HIDDEN):
             return (f"{group}={name}: an internal base of other {what}s, not a {what} to choose"
                     f"{did_you_mean(name.lstrip(HIDDEN), shown)}; {what}s: {', '.join(shown)}"), []
@@ -232,9 +238,9 @@ def _zip(lists: list[list[str]]) -> list[list[str]]:
     return [[items[i % len(items)] for items in lists] for i in range(count)]
 
 
-def _compose(overrides: list[str], *, hydra: bool = False) -> DictConfig | Exception:
+def _compose(overrides: list[str]) -> DictConfig | Exception:
     try:
-        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
+        return compose(config_name="config", overrides=overrides, return_hydra_config=True)
     except Exception as err:  # Hydra's composition errors (and OmegaConf's beneath them) are what is reported
         return err
 
