@@ -31,7 +31,8 @@ from hydra.core.override_parser.types import Glob, Override
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fedpriv.config.validate import HYDRA_KEYS, ConfigError, config_problems, did_you_mean, settable_keys
+from fedpriv.config.validate import (HYDRA_KEYS, ConfigError, closest, config_problems, did_you_mean,
+                                     settable_keys)
 
 HIDDEN = "_"  # conf/<group>/_name.yaml: a base other options include, not a choice of its own
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -159,9 +160,10 @@ class _Checker:
                 continue
             head = key.split(".")[0]
             if head not in groups and head not in keys:
-                hint = did_you_mean(head, sorted(set(groups) | set(keys)))
-                if hint and "." not in key and hint[len(" (did you mean "):-2] in groups:
-                    hint = f"{hint[:-2]}={override.get_value_element_as_str()}?)"  # defence=augment: defense=augment
+                match = closest(head, sorted(set(groups) | set(keys)))
+                if match in groups and "." not in key:  # defence=augment: the group, with the option typed
+                    match = f"{match}={override.get_value_element_as_str()}"
+                hint = f" (did you mean {match}?)" if match else ""
                 self.problems.append(
                     f"{override.input_line}: fedpriv has no config group or key {head!r}{hint}; groups: "
                     f"{', '.join(groups)}; top-level keys: {', '.join(k for k in keys if k not in groups)}")
@@ -268,15 +270,15 @@ def _key_problem(tree: dict, override: Override, choices: dict, groups: dict[str
 def _unknown_key(parent: str, part: str, node: dict, override: Override, choices: dict,
                  groups: dict[str, list[str]], conf_dir: str) -> str:
     key = f"{parent}.{part}" if parent else part
-    where = f" for {parent}={choices[parent]}" if choices.get(parent) else (f" in {parent}" if parent else "")
+    chosen = f"{parent}={choices[parent]}" if choices.get(parent) else parent  # defense=none, or training
     allowed = [k for k in node if k not in HYDRA_KEYS]
     declared = settable_keys(node["_target_"]) if "_target_" in node else None
     if declared and part in declared:
-        return (f"{override.input_line}: {key} is not in {parent}={choices.get(parent)}'s yaml; add it with a +: "
+        return (f"{override.input_line}: {key} is not in {chosen}'s yaml; add it with a +: "
                 f"+{override.input_line.lstrip('+')}")
     allowed += [k for k in declared or () if k not in allowed]
-    message = f"{override.input_line}: unknown key{where}{did_you_mean(part, allowed)}; "
-    message += f"allowed keys: {', '.join(allowed)}" if allowed else f"{parent}={choices.get(parent)} takes no keys"
+    message = f"{override.input_line}: unknown key for {chosen}{did_you_mean(part, allowed)}; "
+    message += f"allowed keys: {', '.join(allowed)}" if allowed else f"{chosen} takes no keys"
     if parent in groups:
         having = [o for o in visible(groups[parent]) if part in _option_keys(conf_dir, parent, o)]
         if having:

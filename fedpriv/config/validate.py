@@ -77,10 +77,16 @@ def _dataclass_problems(schema: type, values: dict, prefix: str) -> list[str]:
     return problems
 
 
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a mistyped ``name``, or None when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``" (did you mean X?)"`` naming the closest candidate, or ``""`` when none is close."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    match = closest(name, candidates)
+    return f" (did you mean {match}?)" if match else ""
 
 
 # --- component nodes (anything with a _target_) -----------------------------------------------------------------

@@ -9,6 +9,8 @@ Hydra callback registered in ``conf/config.yaml``, runs once at the start of eve
   and the key), so a typo in the last value does not surface after hours of compute;
 - it writes ``trials.json`` (each trial's identity and overrides) for progress and reports, and says how many
   trials are already done.
+
+A plan that cannot be made stops the sweep (exit code 2; 1 for an internal error) before any folder exists.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ def test_hydra_type_errors_unknown_keys_and_value_problems_come_together():
                          "defense.op=blur", "+training.foo=1")
     assert len(problems) == 5, problems
     assert problems[0].startswith("training.lr=abc") and "Float" in problems[0]
-    assert problems[1].startswith("targets.per_clas=2: unknown key") and "did you mean per_class?" in problems[1]
+    assert problems[1] == ("targets.per_clas=2: unknown key for targets (did you mean per_class?); allowed keys: "
+                           "per_class, fraction, classes, batching")
     assert any(p.startswith("attack.lr='abc' has the wrong type; expected a number") for p in problems)
     assert any(p.startswith("defense.op='blur' is not allowed") and "solarize" in p for p in problems)
     assert any(p.startswith("training.foo: unknown key") and "weight_decay" in p for p in problems)
