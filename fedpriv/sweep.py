@@ -1,5 +1,9 @@
 """Entry point: ``python -m fedpriv.sweep [overrides]`` runs one trial; ``-m`` turns comma lists into a sweep.
 
+``--help`` lists the config groups, their options and the presets (:mod:`fedpriv.cli_help`). Before Hydra
+composes anything, the command's overrides are checked and every problem is listed at once
+(:mod:`fedpriv.config.overrides`).
+
 Returns the trial's objective (``objective=...``, a mean over classes) so that Hydra sweepers can optimise it.
 In a sweep, each trial runs in ``<sweep dir>/trial-<identity>``; a trial whose ``results.csv`` is there already
 is skipped, so relaunching an interrupted sweep (same command, same folder) runs only what is missing.
