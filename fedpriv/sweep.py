@@ -1,5 +1,9 @@
 """Entry point: ``python -m fedpriv.sweep [overrides]`` runs one trial; ``-m`` turns comma lists into a sweep.
 
+``--help`` lists the config groups, their options and the presets (:mod:`fedpriv.cli_help`). Before Hydra
+composes anything, the command's overrides are checked and every problem is listed at once
+(:mod:`fedpriv.config.overrides`).
+
 Returns the trial's objective (``objective=...``, a mean over classes) so that Hydra sweepers can optimise it.
 In a sweep, each trial runs in ``<sweep dir>/trial-<identity>``; a trial whose ``results.csv`` is there already
 is skipped, so relaunching an interrupted sweep (same command, same folder) runs only what is missing.
@@ -20,10 +24,7 @@ import fedpriv.config.schema  # noqa: F401  (registers the config schema)
 import fedpriv.sweeping.identity  # noqa: F401  (registers ${fedpriv.trial_dir:})
 from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
-from fedpriv.record.results import objective_of
 from fedpriv.sweeping.progress import running_marker, sweep_progress
-from fedpriv.trial import run_trial
-from fedpriv.utils.runtime import apply_thread_budget
 
 log = logging.getLogger("fedpriv")
 
@@ -39,6 +40,11 @@ def config_dir() -> str:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> float:
+    # Imported here so that --help and configuration errors answer before torch has loaded.
+    from fedpriv.record.results import objective_of
+    from fedpriv.trial import run_trial
+    from fedpriv.utils.runtime import apply_thread_budget
+
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     apply_thread_budget()
@@ -64,5 +70,17 @@ def main(cfg: DictConfig) -> float:
     return output.objective
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``--help`` shows fedpriv's choices; a command's overrides are checked, all problems listed, before Hydra."""
+    from fedpriv.cli_help import HELP_FLAGS, help_text
+    from fedpriv.config.overrides import check_command_line
+
+    if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+        print(help_text(config_dir()))
+        return
+    check_command_line(sys.argv[1:], config_dir())
     main()
+
+
+if __name__ == "__main__":
+    cli()

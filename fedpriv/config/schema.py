@@ -76,6 +76,13 @@ class LpipsConfig:
     backbone: Optional[str] = None
     download: bool = True
 
+    @staticmethod
+    def config_problems(*, enabled: bool = True, backbone: Optional[str] = None, **_) -> list[str]:
+        """A backbone given explicitly must load: a typo would otherwise leave a whole sweep's LPIPS empty."""
+        from fedpriv.metrics.perceptual import backbone_problems
+
+        return backbone_problems(backbone) if enabled else []
+
 
 @dataclass
 class MetricsConfig:

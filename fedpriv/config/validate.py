@@ -11,6 +11,7 @@ checks that span several keys or touch the file system (a dataset root that does
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import types
 import typing
@@ -65,11 +66,31 @@ def config_problems(cfg: DictConfig) -> list[str]:
 def _dataclass_problems(schema: type, values: dict, prefix: str) -> list[str]:
     problems = []
     hints = typing.get_type_hints(schema, include_extras=True)
-    for f in dataclasses.fields(schema):
-        if f.name not in values:
-            continue
-        problems += _value_problems(values[f.name], hints[f.name], _join(prefix, f.name))
+    names = [f.name for f in dataclasses.fields(schema)]
+    # Hydra lets ``+key=value`` add keys that no schema declares; nothing would read them, so they are mistakes.
+    for name in values:
+        if name not in names:
+            problems.append(f"{_join(prefix, name)}: unknown key{did_you_mean(name, names)}; "
+                            f"allowed keys{' in ' + prefix if prefix else ''}: {', '.join(names)}")
+    for name in names:
+        if name in values:
+            problems += _value_problems(values[name], hints[name], _join(prefix, name))
+    if not problems and hasattr(schema, "config_problems"):
+        # Checks that touch the file system (a weights file that must load) run once the types are right.
+        problems += [_join(prefix, p) for p in schema.config_problems(**values)]
     return problems
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a mistyped ``name``, or None when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``" (did you mean X?)"`` naming the closest candidate, or ``""`` when none is close."""
+    match = closest(name, candidates)
+    return f" (did you mean {match}?)" if match else ""
 
 
 # --- component nodes (anything with a _target_) -----------------------------------------------------------------
@@ -99,7 +120,8 @@ def _component_problems(node: dict, key: str) -> list[str]:
         if name not in params:
             if not takes_kwargs:
                 allowed = f"allowed keys: {', '.join(settable)}" if settable else "it takes no keys"
-                problems.append(f"{_join(key, name)}: unknown key for {where} ({target_path}); {allowed}")
+                problems.append(f"{_join(key, name)}: unknown key for {where} ({target_path})"
+                                f"{did_you_mean(name, settable)}; {allowed}")
             continue
         if _is_injected(hints.get(name)):
             problems.append(f"{_join(key, name)}: is set by the trial at build time; remove it from the config")
@@ -112,6 +134,17 @@ def _component_problems(node: dict, key: str) -> list[str]:
         given = {k: v for k, v in node.items() if k not in HYDRA_KEYS}
         problems += [f"{key}.{p}" if key else p for p in target.config_problems(**given)]
     return problems
+
+
+def settable_keys(target_path: str) -> list[str] | None:
+    """The keys a config node with ``_target_: target_path`` may set, or None when they cannot be read."""
+    try:
+        from hydra.utils import get_object
+
+        params, hints, _ = _signature(get_object(target_path))
+    except Exception:
+        return None
+    return [n for n in params if not _is_injected(hints.get(n))]
 
 
 def _signature(target) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:

@@ -2,12 +2,14 @@
 
 The package's linear heads ship with it; the AlexNet backbone is torchvision's ImageNet model. Offline machines
 (laptops on a plane, cluster compute nodes) point ``metrics.lpips.backbone`` at a saved ``alexnet().features``
-state_dict. When no backbone can be had, :class:`LpipsScorer` says why once and scores nothing, so a sweep
-carries on with an empty ``lpips`` column.
+state_dict; a backbone given that way must load, which validation checks before any compute. Without one,
+torchvision's cache or a download is tried once per process; when that fails :class:`LpipsScorer` says why once and
+scores nothing, so a sweep carries on with an empty ``lpips`` column.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -17,38 +19,74 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fedpriv.utils.network import online
+
 log = logging.getLogger(__name__)
 _WARNED: set[str] = set()
-_DOWNLOAD_FAILED: list[str] = []  # one failed download per process is enough: offline sweeps do not retry
 # lpips' AlexNet slices hold these indices of torchvision's alexnet().features.
 _SLICES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 2, 5: 3, 6: 3, 7: 3, 8: 4, 9: 4, 10: 5, 11: 5}
+# The convolutions of torchvision's alexnet().features: what a backbone file must hold.
+ALEXNET_FEATURES = {
+    "0.weight": (64, 3, 11, 11), "0.bias": (64,), "3.weight": (192, 64, 5, 5), "3.bias": (192,),
+    "6.weight": (384, 192, 3, 3), "6.bias": (384,), "8.weight": (256, 384, 3, 3), "8.bias": (256,),
+    "10.weight": (256, 256, 3, 3), "10.bias": (256,),
+}
+ALEXNET_HOST = "download.pytorch.org"
 MIN_SIZE = 32
+_HOW = "a saved torchvision.models.alexnet(weights='IMAGENET1K_V1').features.state_dict()"
+
+
+def read_backbone(path: str | os.PathLike) -> tuple[dict | None, str]:
+    """The AlexNet features state_dict saved at ``path``, or None and why it cannot be used."""
+    path = Path(os.path.expanduser(str(path)))
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        return None, f"backbone={str(path)!r} {what}; set it to {_HOW}, or to null to use torchvision's"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        return None, f"backbone={str(path)!r} is not a loadable state_dict ({type(err).__name__}); expected {_HOW}"
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        return None, f"backbone={str(path)!r} holds a {type(state).__name__}, not a state_dict; expected {_HOW}"
+    state = {str(k).removeprefix("features."): v for k, v in state.items()}
+    wrong = [f"{k} {tuple(getattr(state.get(k), 'shape', ())) or 'missing'} (expected {shape})"
+             for k, shape in ALEXNET_FEATURES.items() if tuple(getattr(state.get(k), "shape", ())) != shape]
+    if wrong:
+        return None, f"backbone={str(path)!r} is not AlexNet's features: {'; '.join(wrong[:3])}; expected {_HOW}"
+    return state, ""
+
+
+def backbone_problems(backbone: str | None) -> list[str]:
+    """Configuration problems of an explicitly given ``metrics.lpips.backbone`` (relative to ``metrics.lpips``)."""
+    return [] if not backbone else [reason for state, reason in [read_backbone(backbone)] if state is None]
+
+
+@functools.cache
+def _torchvision_backbone() -> tuple[dict | None, str]:
+    """torchvision's ImageNet AlexNet features, from its cache or downloaded: tried once per process, so the trials
+    of an offline sweep neither retry nor wait for the network one by one."""
+    import torchvision
+
+    weights = torchvision.models.AlexNet_Weights.IMAGENET1K_V1
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    if not cached.is_file() and not online(ALEXNET_HOST):
+        return None, (f"torchvision's AlexNet is not in {cached.parent} and {ALEXNET_HOST} cannot be reached "
+                      f"(offline); set metrics.lpips.backbone to {_HOW}")
+    try:
+        return torchvision.models.alexnet(weights=weights).features.state_dict(), ""
+    except Exception as err:
+        return None, (f"the AlexNet backbone could not be downloaded ({type(err).__name__}); set "
+                      f"metrics.lpips.backbone to {_HOW}")
 
 
 def _load_backbone(path: str | None, download: bool) -> tuple[dict | None, str]:
     if path:
-        path = Path(os.path.expanduser(path))
-        if not path.is_file():
-            return None, f"metrics.lpips.backbone={str(path)!r} does not exist"
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            return None, f"metrics.lpips.backbone={str(path)!r} is unreadable ({type(err).__name__})"
-        state = state.get("state_dict", state) if isinstance(state, dict) else state
-        return {k.removeprefix("features."): v for k, v in state.items()}, ""
+        state, reason = read_backbone(path)
+        return state, f"metrics.lpips.{reason}" if reason else ""
     if not download:
         return None, "no metrics.lpips.backbone is set and metrics.lpips.download=false"
-    if _DOWNLOAD_FAILED:
-        return None, _DOWNLOAD_FAILED[0]
-    try:
-        import torchvision
-
-        net = torchvision.models.alexnet(weights=torchvision.models.AlexNet_Weights.IMAGENET1K_V1)
-        return net.features.state_dict(), ""
-    except Exception as err:
-        _DOWNLOAD_FAILED.append(f"the AlexNet backbone could not be downloaded ({type(err).__name__}); set "
-                                "metrics.lpips.backbone to a local alexnet().features state_dict")
-        return None, _DOWNLOAD_FAILED[0]
+    return _torchvision_backbone()
 
 
 class LpipsScorer:
@@ -72,7 +110,7 @@ class LpipsScorer:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
-        mapped = {f"net.slice{_SLICES[int(k.split('.')[0])]}.{k}": v for k, v in state.items() if int(k.split(".")[0]) in _SLICES}
+        mapped = {f"net.slice{_SLICES[int(k.split('.')[0])]}.{k}": v for k, v in state.items() if k in ALEXNET_FEATURES}
         missing = model.load_state_dict(mapped, strict=False)
         backbone_missing = [k for k in missing.missing_keys if k.startswith("net.")]
         if backbone_missing or missing.unexpected_keys:

@@ -30,8 +30,11 @@ def without(values: dict, dotted_keys) -> dict:
 
 
 def trial_identity(cfg: DictConfig) -> str:
-    trial = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k not in NOT_IDENTITY])
-    return stable_hash(without(OmegaConf.to_container(trial, resolve=True), LOCATIONS))
+    # Resolve before leaving keys out: identity keys may interpolate ones that do not count (``dataset.root`` is
+    # ``${paths.data_dir}/cifar10``). Only ``hydra`` is masked first, as it names the trial's folder after this hash.
+    trial = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
+    values = OmegaConf.to_container(trial, resolve=True)
+    return stable_hash(without(values, (*NOT_IDENTITY, *LOCATIONS)))
 
 
 def trial_dirname(cfg: DictConfig) -> str:

@@ -13,6 +13,8 @@ Hydra callback registered in ``conf/config.yaml``, runs once at the start of eve
   and the key), so a typo in the last value does not surface after hours of compute;
 - it writes ``trials.json`` (each trial's identity and overrides) for progress and reports, and says how many
   trials are already done.
+
+A plan that cannot be made stops the sweep (exit code 2; 1 for an internal error) before any folder exists.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
+from fedpriv.config.overrides import hydra_message
 from fedpriv.config.validate import config_problems
+from fedpriv.errors import FedprivError
 from fedpriv.sweeping.identity import TRIAL_PREFIX, trial_identity
 from fedpriv.utils.io import atomic_write_text, stable_hash
 
@@ -106,7 +113,7 @@ def _check(config: DictConfig, jobs: list[list[str]], what: str, problems: list[
             job_cfg = loader.load_sweep_config(config, overrides)
             found = config_problems(job_cfg)
         except Exception as err:
-            found = [str(err)]
+            found = [hydra_message(err)]
             job_cfg = None
         problems += [f"[{label}] {p}" for p in found if p not in seen]
         seen.update(found)
@@ -137,6 +144,21 @@ def _plan_study(config: DictConfig) -> None:
 
 class PlanSweep(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns a callback's exception into a warning and launches the sweep anyway: a plan that cannot be
+        # made stops the sweep here, before any folder or trial exists.
+        try:
+            self._plan(config)
+        except (FedprivError, OmegaConfBaseException, HydraException) as err:
+            print(f"fedpriv: the sweep could not be planned; none of its trials was run: {hydra_message(err)}",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
+        except Exception:
+            traceback.print_exc()
+            print("fedpriv: the sweep could not be planned; none of its trials was run (an internal error: the "
+                  "traceback above)", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    def _plan(self, config: DictConfig) -> None:
         from fedpriv.sweeping.study import is_study
 
         dropped = drop_replaced_grids(config)
