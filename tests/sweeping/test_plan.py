@@ -19,13 +19,18 @@ from tests.conftest import CONF
 def test_same_command_same_folder_and_bad_trials_stop_the_sweep(tmp_path, cache_dir):
     env = {**os.environ, "FEDPRIV_CACHE_DIR": str(cache_dir), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "fedpriv.sweep", "-m", "defense=augment", "defense.op=invert",
-               "defense.magnitude=2,4", "attack.iterations=3", "targets.classes=[1]", "progress=false"]
-    for _ in range(2):
-        subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+               "defense.magnitude=2,4", "attack.iterations=3", "targets.classes=[1]"]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    # Relaunched with progress bars off: no trial changes, so the same folder, and nothing runs again.
+    again = subprocess.run(command + ["progress=false"], cwd=tmp_path, env=env, check=True, capture_output=True,
+                           text=True, timeout=300)
+    assert (again.stdout + again.stderr).count("finished in an earlier launch: skipped") == 2
     sweeps = list((tmp_path / "multirun").iterdir())
     assert len(sweeps) == 1 and sweeps[0].name.startswith("sweep-")
-    assert len(list(sweeps[0].glob("trial-*/results.csv"))) == 2 and (sweeps[0] / MANIFEST).is_file()
-    bad = subprocess.run(command[:-3] + ["defense.magnitude=2,12"], cwd=tmp_path, env=env, capture_output=True,
+    finished = sorted(p.parent.name for p in sweeps[0].glob("trial-*/results.csv"))
+    assert [n.rsplit("-", 1)[0] for n in finished] == ["trial-augment-invert-m2", "trial-augment-invert-m4"]
+    assert (sweeps[0] / MANIFEST).is_file()
+    bad = subprocess.run(command[:-2] + ["defense.magnitude=2,12"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 2 and "defense.magnitude=12" in bad.stderr
 
