@@ -88,10 +88,16 @@ class ReportInterrupts(Callback):
         self._previous: dict | None = None
         self._received: list[int] = []
         self._sweep: tuple[str, str] | None = None
+        self._remote = False
+
+    def __getstate__(self) -> dict:
+        # Launchers that run jobs in other processes pickle Hydra's callbacks with them; handlers stay here.
+        return {**self.__dict__, "_previous": None, "_received": []}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # hydra.sweep.dir as PlanSweep (called before this callback) has named it.
         self._sweep = (str(config.hydra.sweep.dir), str(config.get("record", {}).get("results_file", "results.csv")))
+        self._remote = "slurm" in str(config.hydra.launcher.get("_target_", "")).lower()
         self._received = []
         self._previous = _install(self._received.append)
         # The message is printed at exit, once the interrupted trial and the launcher have cleaned up, so its
@@ -113,4 +119,8 @@ class ReportInterrupts(Callback):
         if self._received and self._sweep is not None:
             sweep_dir, results_file = self._sweep
             signame = signal.Signals(self._received[0]).name
-            print(f"fedpriv: {sweep_stopped_message(sweep_dir, results_file, signame)}", file=sys.stderr, flush=True)
+            message = sweep_stopped_message(sweep_dir, results_file, signame)
+            if self._remote:
+                message += (f" (jobs already submitted to SLURM keep running; cancel them with scancel, or follow "
+                            f"them with python -m fedpriv.progress {sweep_dir})")
+            print(f"fedpriv: {message}", file=sys.stderr, flush=True)
