@@ -34,21 +34,16 @@ def _part(key: str, value: object) -> str:
 
 def _defense_label(cfg: DictConfig) -> list[str]:
     """The defense's name and the values it reports in the results table (:meth:`Defense.describe`)."""
-    from hydra.utils import get_class, instantiate
+    from hydra.utils import instantiate
 
     node = cfg.get("defense")
     if node is None or "_target_" not in node:
         return []
     try:
         defense = instantiate(node)
-        name, described = defense.name, defense.describe()
-    except Exception:  # a folder name must not stop a trial; the trial itself reports a bad defense
-        try:
-            name = getattr(get_class(node._target_), "name", None)
-        except Exception:
-            name = None
-        name, described = name or str(node._target_).rsplit(".", 1)[-1], {}
-    return [slug(name)] + [_part(k, v) for k, v in described.items() if v not in ("", None)]
+    except Exception:  # a folder name must not stop a trial: the trial reports a bad defense itself
+        return [slug(str(node._target_).rsplit(".", 1)[-1])]
+    return [slug(defense.name)] + [_part(k, v) for k, v in defense.describe().items() if v not in ("", None)]
 
 
 def trial_label(cfg: DictConfig) -> str:
