@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONSTRAINTS ?= requirements/constraints.txt
+# A package index for torch and torchvision alone, e.g. https://download.pytorch.org/whl/cpu (CPU-only wheels).
+TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -12,8 +14,9 @@ PYTEST_ARGS ?=
 help: ## List the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-install: ## Create $(VENV) and install fedpriv with its dev extra (pinned by $(CONSTRAINTS))
+install: ## Create $(VENV) with fedpriv and its dev extra, pinned by CONSTRAINTS; CPU-only: TORCH_INDEX=https://download.pytorch.org/whl/cpu
 	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) --index-url $(TORCH_INDEX) torch torchvision)
 	$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
 	@$(PY) -c "import fedpriv, torch, torchvision; print('fedpriv', fedpriv.__version__, '| torch', torch.__version__, '| torchvision', torchvision.__version__)"
 
@@ -32,7 +35,7 @@ run: ## One trial with the default config (offline, real images, about a minute 
 sweep: ## Example sweep: augmentation defense at five magnitudes, written under multirun/
 	$(PY) -m fedpriv.sweep -m defense=augment defense.magnitude=1,3,5,7,9
 
-report: ## Tables and figures from a sweep: make report SWEEP=multirun/<date>/<time>
+report: ## Tables and figures from a sweep: make report SWEEP=multirun/<name>-<hash> (see ls multirun)
 	$(PY) -m fedpriv.report $(SWEEP)
 
 bench: ## Attack-engine benchmark (Lightning vs plain loop, batched vs sequential): make bench ROOT=<cifar10 root>

@@ -5,12 +5,13 @@ composes anything, the command's overrides are checked and every problem is list
 (:mod:`fedpriv.config.overrides`).
 
 Returns the trial's objective (``objective=...``, a mean over classes) so that Hydra sweepers can optimise it.
-In a sweep, each trial runs in ``<sweep dir>/trial-<identity>``; a trial whose ``results.csv`` is there already
-is skipped, so relaunching an interrupted sweep (same command, same folder) runs only what is missing.
+In a sweep, each trial runs in ``<sweep dir>/trial-<label>-<identity>``; a trial whose ``results.csv`` is there
+already is skipped, so relaunching an interrupted sweep (same command, same folder) runs only what is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ import fedpriv.config.schema  # noqa: F401  (registers the config schema)
 import fedpriv.sweeping.identity  # noqa: F401  (registers ${fedpriv.trial_dir:})
 from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
+from fedpriv.sweeping import finished_results, trial_identity
+from fedpriv.sweeping.interrupt import exit_on_signals
 from fedpriv.sweeping.progress import running_marker, sweep_progress
 
 log = logging.getLogger("fedpriv")
@@ -51,12 +54,17 @@ def main(cfg: DictConfig) -> float:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     results = output_dir / cfg.record.results_file
     if in_sweep:
-        if results.is_file():
-            log.info("trial %s finished in an earlier launch: skipped", output_dir.name)
-            return objective_of(results, cfg.objective, baseline=cfg.baseline.results)
+        # Also under the folder name the trial had before folders carried labels.
+        finished = finished_results(hydra_cfg.sweep.dir, trial_identity(cfg), cfg.record.results_file)
+        if finished is not None:
+            log.info("trial %s finished in an earlier launch: skipped", finished.parent.name)
+            return objective_of(finished, cfg.objective, baseline=cfg.baseline.results)
         log.info("sweep %s: %s", hydra_cfg.sweep.dir, sweep_progress(hydra_cfg.sweep.dir, cfg.record.results_file))
+    # Alone, a trial stops on Ctrl-C/SIGTERM by itself; in a sweep, the launching process reports (ReportInterrupts).
+    stoppable = contextlib.nullcontext() if in_sweep else exit_on_signals(
+        lambda signame: f"trial interrupted by {signame}; it wrote no {results.name} in {output_dir}")
     try:
-        with running_marker(output_dir):
+        with stoppable, running_marker(output_dir):
             output = run_trial(cfg, output_dir=output_dir, overrides=list(hydra_cfg.overrides.task),
                                run_group=Path(hydra_cfg.sweep.dir).name if in_sweep else None)
     except BlockingIOError:

@@ -1,8 +1,8 @@
 """Find the finished trials of one or more sweeps, merge their rows, and count what is still missing.
 
 A trial is finished when its job directory holds ``results.csv`` (trials write it atomically, so a file that
-exists is complete). Job directories may be named by job number or by trial hash and may sit at any depth, so the
-search is recursive. The expected trials of a sweep come from the ``trials.json`` manifest that fedpriv writes
+exists is complete). Job directories may be named by job number, by trial hash, or by a label and the trial hash,
+and may sit at any depth, so the search is recursive. The expected trials of a sweep come from the ``trials.json`` manifest that fedpriv writes
 at every launch (trial identities of the current plan), or else from Hydra's ``multirun.yaml``. With a manifest,
 results of trials that are not in the current plan (left by a launch whose config has since changed) are left
 out of the report, with a note, rather than averaged with the current ones.

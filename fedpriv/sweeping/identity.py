@@ -14,7 +14,6 @@ from fedpriv.utils.io import stable_hash
 NOT_IDENTITY = ("hydra", "logger", "progress", "paths", "device", "record", "objective", "baseline")
 # Where things live on this machine, not what they are.
 LOCATIONS = ("dataset.root", "dataset.download", "metrics.lpips.backbone", "metrics.lpips.download")
-TRIAL_PREFIX = "trial-"
 
 
 def without(values: dict, dotted_keys) -> dict:
@@ -37,14 +36,25 @@ def trial_identity(cfg: DictConfig) -> str:
     return stable_hash(without(values, (*NOT_IDENTITY, *LOCATIONS)))
 
 
-def trial_dirname(cfg: DictConfig) -> str:
-    return TRIAL_PREFIX + trial_identity(cfg)
+def changes_identity(key: str) -> bool:
+    """Whether a command-line override of ``key`` (``logger``, ``dataset.root``, ``+defense.x``) can change a
+    trial's identity."""
+    key = key.lstrip("+~").replace("/", ".")
+    if key.split(".", 1)[0] in NOT_IDENTITY:
+        return False
+    return not any(key == where or key.startswith(where + ".") for where in LOCATIONS)
 
 
 def register_resolvers() -> None:
     """``${fedpriv.trial_dir:}`` names a multirun job's folder after its trial (``hydra.sweep.subdir``)."""
     if not OmegaConf.has_resolver("fedpriv.trial_dir"):
-        OmegaConf.register_new_resolver("fedpriv.trial_dir", lambda *, _root_: trial_dirname(_root_))
+        OmegaConf.register_new_resolver("fedpriv.trial_dir", lambda *, _root_: _trial_dir(_root_))
+
+
+def _trial_dir(cfg: DictConfig) -> str:
+    from fedpriv.sweeping.folders import trial_dirname
+
+    return trial_dirname(cfg)
 
 
 register_resolvers()

@@ -5,8 +5,9 @@ Hydra callback registered in ``conf/config.yaml``, runs once at the start of eve
 
 - when the command line replaces a config group that the preset sweeps (``experiment=<grid> defense=none``), it
   leaves out the preset's sweep over keys the new choice does not have, so a preset's baseline arm is one trial;
-- it names the sweep folder after the command (``multirun/<experiment>-<hash of the overrides>``) unless
-  ``hydra.sweep.dir`` is set, so relaunching the same command resumes the same sweep;
+- it names the sweep folder after the command (``multirun/<experiment>-<hash of the overrides>``, leaving out
+  those that change no trial, such as ``progress`` or ``logger``) unless ``hydra.sweep.dir`` is set, so
+  relaunching the same command resumes the same sweep;
 - a sweep driven by an Optuna study (``hydra/sweeper=optuna``) has no trial list to plan: its search space is
   checked and its study resumed instead (:mod:`fedpriv.sweeping.study`);
 - it composes and validates every trial's config, stopping the sweep if any has problems (naming the trial
@@ -34,7 +35,8 @@ from omegaconf.errors import OmegaConfBaseException
 from fedpriv.config.overrides import hydra_message
 from fedpriv.config.validate import config_problems
 from fedpriv.errors import FedprivError
-from fedpriv.sweeping.identity import TRIAL_PREFIX, trial_identity
+from fedpriv.sweeping.folders import finished_ids
+from fedpriv.sweeping.identity import changes_identity, trial_identity
 from fedpriv.utils.io import atomic_write_text, stable_hash
 
 log = logging.getLogger("fedpriv")
@@ -79,13 +81,30 @@ def drop_replaced_grids(config: DictConfig) -> list[str]:
     return dropped
 
 
+def sweep_name(config: DictConfig, *, every_override: bool = False) -> str:
+    """``<experiment or "sweep">-<hash>`` of the command's overrides and the sweeper's parameters.
 
-def sweep_name(config: DictConfig) -> str:
-    """``<experiment or "sweep">-<hash>`` of the command's overrides and the sweeper's parameters."""
+    Overrides that cannot change any trial's identity (``progress``, ``logger``, ``paths``, ``device``,
+    ``record``, ``objective``, where data and weights live, the launcher) are left out, so relaunching an
+    interrupted sweep with ``progress=false`` or on another launcher resumes the same folder.
+    ``every_override=True`` gives the name sweeps had before, when every override counted.
+    """
+    counts = (lambda key: True) if every_override else changes_identity
     label = config.hydra.runtime.choices.get("experiment") or "sweep"
-    params = {k: str(v) for k, v in (config.hydra.sweeper.get("params") or {}).items()}
-    key = {"task": sorted(config.hydra.overrides.task), "params": params}
+    params = {k: str(v) for k, v in (config.hydra.sweeper.get("params") or {}).items() if counts(k)}
+    task = [o for o in config.hydra.overrides.task if counts(o.split("=", 1)[0])]
+    key = {"task": sorted(task), "params": params}
     return f"{str(label).replace('/', '_')}-{stable_hash(key, length=8)}"
+
+
+def sweep_dir_of(config: DictConfig) -> Path:
+    """Where the command's sweep lives: its folder under the current naming, or a folder the same command
+    started under the older naming (so it resumes there)."""
+    parent = Path(str(config.hydra.sweep.dir)).parent
+    current, legacy = parent / sweep_name(config), parent / sweep_name(config, every_override=True)
+    if not current.exists() and (legacy / MANIFEST).is_file():
+        return legacy
+    return current
 
 
 def _sweep_dir_was_chosen(config: DictConfig) -> bool:
@@ -169,7 +188,7 @@ class PlanSweep(Callback):
         if not jobs and not is_study(config):
             return
         if not _sweep_dir_was_chosen(config):
-            directory = str(Path(str(config.hydra.sweep.dir)).parent / sweep_name(config))
+            directory = str(sweep_dir_of(config))
             with open_dict(config):
                 config.hydra.sweep.dir = directory
                 # Jobs are composed afresh from the master's Hydra overrides: this makes them use the same folder.
@@ -182,7 +201,7 @@ class PlanSweep(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(sweep_dir / MANIFEST, json.dumps({"trials": trials}, indent=1))
         results = str(config.record.results_file)
-        done = sum((sweep_dir / f"{TRIAL_PREFIX}{t['id']}" / results).is_file() for t in trials)
         unique = len({t["id"] for t in trials})
+        done = len({t["id"] for t in trials} & finished_ids(sweep_dir, results))
         log.info("sweep %s: %d trials (%d distinct), %d done already, %d to run", sweep_dir, len(trials), unique, done,
                  unique - done)

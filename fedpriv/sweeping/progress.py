@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from fedpriv.sweeping.identity import TRIAL_PREFIX
+from fedpriv.sweeping.folders import trial_folders
 from fedpriv.sweeping.plan import read_manifest
 
 try:
@@ -69,9 +69,11 @@ def sweep_progress(sweep_dir: str | os.PathLike, results_file: str = "results.cs
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
     if manifest is not None:
-        dirs = [sweep_dir / f"{TRIAL_PREFIX}{i}" for i in sorted({t["id"] for t in manifest})]
+        # A trial may have a folder under each naming (started before folders had labels, rerun after).
+        folders = trial_folders(sweep_dir)
+        trials = [folders.get(i, []) for i in sorted({t["id"] for t in manifest})]
     else:
-        dirs = sorted(p.parent for p in sweep_dir.glob(f"*/.hydra"))
-    done = sum((d / results_file).is_file() for d in dirs)
-    running = sum(is_running(d) for d in dirs if not (d / results_file).is_file())
-    return Progress(total=len(dirs), done=done, running=running)
+        trials = [[p.parent] for p in sorted(sweep_dir.glob("*/.hydra"))]
+    finished = [any((d / results_file).is_file() for d in dirs) for dirs in trials]
+    running = sum(any(is_running(d) for d in dirs) for dirs, done in zip(trials, finished) if not done)
+    return Progress(total=len(trials), done=sum(finished), running=running)

@@ -65,45 +65,60 @@ class ParallelLocalLauncher(LocalLauncher):
                  len(job_overrides), parallel, f"GPUs {gpus}" if gpus else "CPU", threads)
         finished = self._finished_trials(sweep_dir)
         free_gpus, running, jobs, skipped = list(gpus), {}, {}, {}
-        for offset, overrides in enumerate(job_overrides):
-            idx = initial_job_idx + offset
-            if tuple(overrides) in finished:
-                # Known from the sweep's plan to be complete: no process is started just to find that out.
-                log.info("\t#%d : %s (finished in an earlier launch: skipped)", idx, " ".join(filter_overrides(overrides)))
-                skipped[idx] = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
-                continue
-            while len(running) >= parallel:
-                free_gpus += self._reap(running)
-                time.sleep(POLL_SECONDS) if len(running) >= parallel else None
-            gpu = free_gpus.pop(0) if gpus else None
-            executor = submitit.LocalExecutor(folder=self.params["submitit_folder"])
-            executor.update_parameters(
-                timeout_min=self.params.get("timeout_min", 60),
-                gpus_per_node=1 if gpu is not None else 0,
-                visible_gpus=[gpu] if gpu is not None else [],
-                tasks_per_node=1,
-                setup=[f"export FEDPRIV_THREADS={threads}", f"export OMP_NUM_THREADS={threads}"],
-                stderr_to_stdout=self.params.get("stderr_to_stdout", False),
-            )
-            log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
-            job = executor.submit(self, list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
-                                  Singleton.get_state())
-            running[job] = gpu
-            jobs[idx] = job
-        while running:
-            self._reap(running)
-            time.sleep(POLL_SECONDS) if running else None
+        try:
+            for offset, overrides in enumerate(job_overrides):
+                idx = initial_job_idx + offset
+                if tuple(overrides) in finished:
+                    # Known from the sweep's plan to be complete: no process is started just to find that out.
+                    log.info("\t#%d : %s (finished in an earlier launch: skipped)", idx,
+                             " ".join(filter_overrides(overrides)))
+                    skipped[idx] = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
+                    continue
+                while len(running) >= parallel:
+                    free_gpus += self._reap(running)
+                    time.sleep(POLL_SECONDS) if len(running) >= parallel else None
+                gpu = free_gpus.pop(0) if gpus else None
+                executor = submitit.LocalExecutor(folder=self.params["submitit_folder"])
+                executor.update_parameters(
+                    timeout_min=self.params.get("timeout_min", 60),
+                    gpus_per_node=1 if gpu is not None else 0,
+                    visible_gpus=[gpu] if gpu is not None else [],
+                    tasks_per_node=1,
+                    setup=[f"export FEDPRIV_THREADS={threads}", f"export OMP_NUM_THREADS={threads}"],
+                    stderr_to_stdout=self.params.get("stderr_to_stdout", False),
+                )
+                log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
+                job = executor.submit(self, list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
+                                      Singleton.get_state())
+                running[job] = gpu
+                jobs[idx] = job
+            while running:
+                self._reap(running)
+                time.sleep(POLL_SECONDS) if running else None
+        except BaseException:
+            # Ctrl-C or SIGTERM (a SystemExit here): stop the running trials too, so that none finishes after the
+            # sweep has said how far it got.
+            self._cancel(running)
+            raise
         return [skipped[idx] if idx in skipped else self._result(jobs[idx], list(job_overrides[idx - initial_job_idx]))
                 for idx in sorted({*jobs, *skipped})]
 
+    @staticmethod
+    def _cancel(running: dict, wait_seconds: float = 30) -> None:
+        for job in running:
+            job.cancel(check=False)  # SIGINT to the job's process: it stops without writing results
+        deadline = time.monotonic() + wait_seconds
+        while any(not job.done() for job in running) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS / 5)
+
     def _finished_trials(self, sweep_dir: Path) -> set[tuple[str, ...]]:
         """Override lists of the planned trials (``trials.json``) whose results file already exists."""
-        from fedpriv.sweeping.identity import TRIAL_PREFIX
+        from fedpriv.sweeping.folders import finished_ids
         from fedpriv.sweeping.plan import read_manifest
 
         results = str(self.config.get("record", {}).get("results_file", "results.csv"))
-        return {tuple(t["overrides"]) for t in read_manifest(sweep_dir) or []
-                if (sweep_dir / f"{TRIAL_PREFIX}{t['id']}" / results).is_file()}
+        done = finished_ids(sweep_dir, results)
+        return {tuple(t["overrides"]) for t in read_manifest(sweep_dir) or [] if t["id"] in done}
 
     @staticmethod
     def _reap(running: dict) -> list[int]:

@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 
 from fedpriv.record import write_results
 from fedpriv.record.results import objective_of
+from fedpriv.report.collect import collect
 from fedpriv.sweeping import running_marker, sweep_progress
 from fedpriv.sweeping.plan import MANIFEST
 from hydra_plugins.fedpriv_launchers.local_parallel import plan_slots
@@ -19,13 +20,23 @@ from tests.conftest import CONF
 def test_same_command_same_folder_and_bad_trials_stop_the_sweep(tmp_path, cache_dir):
     env = {**os.environ, "FEDPRIV_CACHE_DIR": str(cache_dir), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "fedpriv.sweep", "-m", "defense=augment", "defense.op=invert",
-               "defense.magnitude=2,4", "attack.iterations=3", "targets.classes=[1]", "progress=false"]
-    for _ in range(2):
-        subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+               "defense.magnitude=2,4", "attack.iterations=3", "targets.classes=[1]"]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
     sweeps = list((tmp_path / "multirun").iterdir())
-    assert len(sweeps) == 1 and sweeps[0].name.startswith("sweep-")
-    assert len(list(sweeps[0].glob("trial-*/results.csv"))) == 2 and (sweeps[0] / MANIFEST).is_file()
-    bad = subprocess.run(command[:-3] + ["defense.magnitude=2,12"], cwd=tmp_path, env=env, capture_output=True,
+    assert len(sweeps) == 1 and sweeps[0].name.startswith("sweep-") and (sweeps[0] / MANIFEST).is_file()
+    finished = sorted(p.parent for p in sweeps[0].glob("trial-*/results.csv"))
+    assert [p.name.rsplit("-", 1)[0] for p in finished] == ["trial-augment-invert-m2", "trial-augment-invert-m4"]
+    # As a sweep started before trial folders had labels would have left it.
+    finished[0].rename(sweeps[0] / f"trial-{finished[0].name.rsplit('-', 1)[1]}")
+    # Relaunched with progress bars off: no trial changes, so the same folder, and nothing runs again.
+    again = subprocess.run(command + ["progress=false"], cwd=tmp_path, env=env, check=True, capture_output=True,
+                           text=True, timeout=300)
+    assert (again.stdout + again.stderr).count("finished in an earlier launch: skipped") == 2
+    assert list((tmp_path / "multirun").iterdir()) == sweeps
+    assert len(list(sweeps[0].glob("trial-*/results.csv"))) == 2
+    collection = collect([sweeps[0]])  # the report finds both, the renamed one included
+    assert len(collection.trials) == 2 and collection.counts[0].missing == 0
+    bad = subprocess.run(command[:-2] + ["defense.magnitude=2,12"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 2 and "defense.magnitude=12" in bad.stderr
 

@@ -50,7 +50,8 @@ def test_killed_parallel_sweep_resumes_without_rerunning_finished_trials(tmp_pat
     for name, stamp in before.items():
         assert after[name] == stamp, f"{name} finished before the kill but was run again"
     ids = [read_results(sweep_dir / name / "results.csv")[0]["trial_id"] for name in after]
-    assert len(set(ids)) == 10 and all(name == f"trial-{i}" for name, i in zip(after, ids))
+    assert len(set(ids)) == 10 and all(name.startswith("trial-augment-") and name.endswith(f"-{i}")
+                                       for name, i in zip(after, ids))
 
     report = subprocess.run([sys.executable, "-m", "fedpriv.report", str(sweep_dir)], cwd=tmp_path,
                             env=_env(cache_dir), capture_output=True, text=True, timeout=120)
