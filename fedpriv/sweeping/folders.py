@@ -28,6 +28,8 @@ def _part(key: str, value: object) -> str:
     # multiplier 0.5.
     if isinstance(value, str):
         return slug(value)
+    if isinstance(value, bool):  # a switch reads as its name when on (noisy_update), and is left out when off
+        return slug(key) if value else ""
     initials = "".join(word[0] for word in key.split("_") if word)
     return slug(f"{initials}{value}")
 

@@ -49,7 +49,7 @@ def test_a_sweep_started_under_the_old_name_resumes_there(tmp_path):
 
 def test_trial_folders_say_what_the_trial_is():
     cases = {("defense=augment", "defense.op=invert", "defense.magnitude=5"): "trial-augment-invert-m5-",
-             ("defense=dpsgd", "defense.noise_multiplier=0.1"): "trial-dpsgd-nm0.1-mgn1.0-",
+             ("defense=dpsgd", "defense.noise_multiplier=0.1"): "trial-dpsgd-nm0.1-mgn1.0-noisy_update-",
              ("defense=none",): "trial-none-"}
     for overrides, prefix in cases.items():
         cfg = compose_config(*overrides)

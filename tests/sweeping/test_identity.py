@@ -35,7 +35,7 @@ def test_dataset_composes_and_resolves_with_its_default_root(dataset, monkeypatc
     if dataset in ("cifar10", "cifar100", "mnist", "fashion_mnist"):
         assert trial["dataset"]["root"] == f"~/.cache/fedpriv/data/{dataset}"
     identity = trial_identity(cfg)
-    assert len(identity) == 16 and cfg.hydra.sweep.subdir == trial_dirname(cfg) == f"trial-{identity}"
+    assert len(identity) == 16 and cfg.hydra.sweep.subdir == trial_dirname(cfg) == f"trial-none-{identity}"
     assert sweep_name(cfg).startswith("sweep-") and str(cfg.hydra.sweep.dir).startswith("multirun/")
 
     # Where the data lives is not what the trial is: another data folder gives the same identity.
