@@ -21,7 +21,7 @@ import fedpriv.sweeping.identity  # noqa: F401  (registers ${fedpriv.trial_dir:}
 from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
 from fedpriv.record.results import objective_of
-from fedpriv.sweeping.progress import running_marker, sweep_progress
+from fedpriv.sweeping.progress import running_marker, trial_position
 from fedpriv.trial import run_trial
 from fedpriv.utils.runtime import apply_thread_budget
 
@@ -48,7 +48,7 @@ def main(cfg: DictConfig) -> float:
         if results.is_file():
             log.info("trial %s finished in an earlier launch: skipped", output_dir.name)
             return objective_of(results, cfg.objective)
-        log.info("sweep %s: %s", hydra_cfg.sweep.dir, sweep_progress(hydra_cfg.sweep.dir, cfg.record.results_file))
+        log.info("%s", trial_position(hydra_cfg.sweep.dir, output_dir, cfg.record.results_file))
     try:
         with running_marker(output_dir):
             output = run_trial(cfg, output_dir=output_dir, overrides=list(hydra_cfg.overrides.task),

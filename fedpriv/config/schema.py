@@ -101,6 +101,8 @@ class TrialConfig:
     # Scalar returned to Hydra sweepers (mean over classes); ma_minus_aa rewards utility and penalises leakage.
     objective: Annotated[str, OneOf(OBJECTIVES)] = "ma_minus_aa"
     progress: bool = True
+    # Third-party INFO lines (Lightning's hardware lines, Opacus' BatchNorm replacements) and warnings.
+    verbose: bool = False
     dataset: Any = MISSING
     model: Any = MISSING
     fl: Any = MISSING

@@ -75,3 +75,14 @@ def sweep_progress(sweep_dir: str | os.PathLike, results_file: str = "results.cs
     done = sum((d / results_file).is_file() for d in dirs)
     running = sum(is_running(d) for d in dirs if not (d / results_file).is_file())
     return Progress(total=len(dirs), done=done, running=running)
+
+
+def trial_position(sweep_dir: str | os.PathLike, job_dir: str | os.PathLike, results_file: str = "results.csv") -> str:
+    """Where a starting trial stands in its sweep: "trial 7/126 (trial-<id>); sweep <dir>: 6/126 trials done, ...".
+    The number is the trial's place in the sweep's plan, so it stays the same when a sweep is relaunched."""
+    name = Path(job_dir).name
+    progress = sweep_progress(sweep_dir, results_file)
+    ids = list(dict.fromkeys(t["id"] for t in read_manifest(sweep_dir) or []))
+    number = ids.index(name[len(TRIAL_PREFIX):]) + 1 if name[len(TRIAL_PREFIX):] in ids else None
+    head = f"trial {number}/{progress.total} ({name})" if number else f"trial {name}"
+    return f"{head}; sweep {sweep_dir}: {progress}"
