@@ -16,6 +16,7 @@ import time
 from typing import Optional
 
 import lightning as L
+import torch
 from tqdm import tqdm
 
 log = logging.getLogger("fedpriv.progress")
@@ -171,6 +172,8 @@ class StepTimer(L.Callback):
         self._t0 = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)  # GPU work is asynchronous: wait for it before reading the clock
         now = time.perf_counter()
         self.seconds.append(now - self._t0)
         if len(self.seconds) >= self.steps or (len(self.seconds) >= 2 and now - self._start >= self.budget):

@@ -32,6 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 from fedpriv.attacks.base import AttackProblem
 from fedpriv.data.targets import make_batches, select_targets
 from fedpriv.defenses.base import Defense, NoDefense
+from fedpriv.config.validate import ConfigError
+from fedpriv.errors import FedprivError
 from fedpriv.training.builders import build_model, training_key
 from fedpriv.training.cache import ModelCache
 from fedpriv.training.classifier import training_setup
@@ -55,7 +57,21 @@ class Training:
 def announce_trial(cfg: DictConfig, *, data, class_ids: list[int], protocol, defense: Defense, attack,
                    cache: ModelCache, device: torch.device, budget: float = 1.0) -> Optional[float]:
     """Log what the trial will run with rough times; returns the estimated seconds (None if nothing was timed).
-    ``budget`` bounds the timed steps of each calibration (plus one warm-up step each)."""
+    ``budget`` bounds the timed steps of each calibration (plus one warm-up step each).
+
+    A problem the user can fix (a :class:`ConfigError` or :class:`FedprivError`, e.g. labels the threat model does not give) stops the
+    trial here, before hours of training; any other failure of the calibration only costs the estimate."""
+    try:
+        return _announce(cfg, data=data, class_ids=class_ids, protocol=protocol, defense=defense, attack=attack,
+                         cache=cache, device=device, budget=budget)
+    except (ConfigError, FedprivError):
+        raise
+    except Exception as err:  # the estimate is advice: the trial itself must not fail for it
+        log.warning("no time estimate for this trial (%s: %s)", type(err).__name__, err)
+        return None
+
+
+def _announce(cfg, *, data, class_ids, protocol, defense, attack, cache, device, budget) -> Optional[float]:
     start = time.perf_counter()
     fork = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork), warnings.catch_warnings():

@@ -35,10 +35,6 @@ def set_verbose(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def is_verbose() -> bool:
-    return _verbose
-
-
 def quiet_lightning() -> None:
     """Lightning announces hardware and tips on every Trainer; a sweep builds hundreds of them."""
     if _verbose:
@@ -63,7 +59,7 @@ def trainer_kwargs(device: torch.device, *, progress=None) -> dict:
         enable_checkpointing=False,
         enable_model_summary=_verbose,
         enable_progress_bar=False,
-        callbacks=[progress] if progress not in (None, False, True) else [],
+        callbacks=[progress] if progress is not None else [],
         num_sanity_val_steps=0,
     )
 
