@@ -108,7 +108,7 @@ class Attack:
     def reconstruct(self, problem: AttackProblem) -> Reconstruction:
         raise NotImplementedError
 
-    def estimate_seconds(self, problem: AttackProblem, *, updates: int, budget: float = 1.0) -> Optional[float]:
+    def estimate_seconds(self, problem: AttackProblem, *, updates: int, budget: float = 0.5) -> Optional[float]:
         """Rough seconds to attack ``updates`` shared updates like ``problem``, measured in at most about ``budget``
         seconds; None for attacks too quick to be worth estimating (closed-form ones)."""
         return None

@@ -113,9 +113,9 @@ class OptimizationAttack(Attack):
         """Problems (restarts included) optimised together; L-BFGS couples them, so it takes one at a time."""
         return 1 if self.optimizer == "lbfgs" or not self.vectorizable else self.parallel
 
-    def estimate_seconds(self, problem: AttackProblem, *, updates: int, budget: float = 1.0) -> Optional[float]:
+    def estimate_seconds(self, problem: AttackProblem, *, updates: int, budget: float = 0.5) -> Optional[float]:
         """Seconds to attack ``updates`` shared updates like ``problem``: a few real iterations of one full chunk
-        are timed (at most about ``budget`` seconds after a warm-up step) and extrapolated."""
+        are timed (for about ``budget`` seconds, or one step when a step takes longer) and extrapolated."""
         entries = [(0, r) for _ in range(updates) for r in range(self.restarts)][: self.chunk_size]
         module, _ = self._chunk_module([problem], [self.problem_labels(problem)], entries)
         timer = StepTimer(steps=4, budget=budget)

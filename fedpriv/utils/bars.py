@@ -158,7 +158,7 @@ class AttackBar(L.Callback):
 
 class StepTimer(L.Callback):
     """Seconds of each optimisation step, and a stop after ``steps`` steps or once ``budget`` seconds are spent
-    (at least two steps: the first one pays for warm-up and is not representative)."""
+    (see :func:`representative` for the warm-up step)."""
 
     def __init__(self, *, steps: int, budget: float):
         self.steps, self.budget = steps, budget
@@ -176,7 +176,7 @@ class StepTimer(L.Callback):
             torch.cuda.synchronize(pl_module.device)  # GPU work is asynchronous: wait for it before reading the clock
         now = time.perf_counter()
         self.seconds.append(now - self._t0)
-        if len(self.seconds) >= self.steps or (len(self.seconds) >= 2 and now - self._start >= self.budget):
+        if len(self.seconds) >= self.steps or now - self._start >= self.budget:
             trainer.should_stop = True
 
     def per_step(self) -> float:
@@ -184,6 +184,7 @@ class StepTimer(L.Callback):
 
 
 def representative(seconds: list[float]) -> float:
-    """The typical step time: the median of the steps after the first (warm-up) one."""
+    """The typical step time: the median of the steps after the first, which pays for warm-up (allocations,
+    kernel choices); when a single step used up the time budget, that step, a slight overestimate."""
     rest = sorted(seconds[1:] or seconds)
     return rest[len(rest) // 2] if rest else float("nan")

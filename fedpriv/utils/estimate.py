@@ -10,8 +10,9 @@ which. :func:`announce_trial` logs one line per model to train, one for the atta
     trial ≈ 9.8 h (training 9.8 h, attack 12 s)
 
 Each time comes from timing a few real optimisation steps of that exact setup (model, defense, batch size,
-device; one warm-up step, then up to three timed ones within about a second) and multiplying by the number of
-steps to run, so it is rough (it leaves out data loading and evaluation) but of the right order. Models found in
+device: a warm-up step, then up to three more while half a second lasts; a single step when one step takes
+longer) and multiplying by the number of steps to run, so it is rough (it leaves out data loading and evaluation)
+but of the right order. Models found in
 the model cache are not timed. The calibration runs on throwaway copies and restores the global RNG, so the
 trial's results do not depend on it.
 """
@@ -55,9 +56,9 @@ class Training:
 
 
 def announce_trial(cfg: DictConfig, *, data, class_ids: list[int], protocol, defense: Defense, attack,
-                   cache: ModelCache, device: torch.device, budget: float = 1.0) -> Optional[float]:
+                   cache: ModelCache, device: torch.device, budget: float = 0.5) -> Optional[float]:
     """Log what the trial will run with rough times; returns the estimated seconds (None if nothing was timed).
-    ``budget`` bounds the timed steps of each calibration (plus one warm-up step each).
+    ``budget`` bounds the seconds of each calibration (or one step, when a step takes longer).
 
     A problem the user can fix (a :class:`ConfigError` or :class:`FedprivError`, e.g. labels the threat model does not give) stops the
     trial here, before hours of training; any other failure of the calibration only costs the estimate."""
@@ -135,7 +136,7 @@ def _say_victim(cfg: DictConfig) -> None:
         log.info("victim: the classifier")
 
 
-def training_seconds(job: Training, data, *, device: torch.device, budget: float = 1.0, steps: int = 3) -> float:
+def training_seconds(job: Training, data, *, device: torch.device, budget: float = 0.5, steps: int = 3) -> float:
     """Seconds to train ``job``: real optimisation steps (training step, backward, optimizer step; DP-SGD's
     clipping and noise included) of a throwaway copy, timed and multiplied by epochs x batches per epoch."""
     net = build_model(job.model_cfg, data, job.defense, seed=job.seed)
@@ -154,13 +155,13 @@ def training_seconds(job: Training, data, *, device: torch.device, budget: float
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds.append(time.perf_counter() - t0)
-        if len(seconds) > steps or (len(seconds) >= 2 and time.perf_counter() - began >= budget):
+        if len(seconds) > steps or time.perf_counter() - began >= budget:
             break
     return job.epochs * len(setup.loader) * representative(seconds)
 
 
 def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, defense: Defense, attack,
-                    device: torch.device, budget: float = 1.0) -> Optional[float]:
+                    device: torch.device, budget: float = 0.5) -> Optional[float]:
     """Log what the attack will do and its rough time, from a few real iterations against an untrained copy of
     the victim (an iteration costs the same whatever the weights); returns the seconds, None when not timed."""
     targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
