@@ -168,7 +168,7 @@ def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, de
                              fraction=cfg.targets.fraction, seed=int(cfg.seed))
     batches = make_batches(targets, data.test.labels, batch_size=protocol.batch_size, batching=cfg.targets.batching,
                            seed=int(cfg.seed))
-    what = f"attacking {len(targets)} images in {len(batches)} shared updates"
+    what = f"attacking {_plural(len(targets), 'image')} in {_plural(len(batches), 'shared update')}"
     iterations, restarts = getattr(attack, "iterations", None), getattr(attack, "restarts", 1)
     if iterations is None or not batches:
         log.info("%s (%s)", what, attack.name)

@@ -65,7 +65,7 @@ def test_cached_models_are_not_timed_again(tmp_path, caplog):
     order = [r.getMessage() for r in caplog.records]
     assert "classifier: lenet, cached weights" in order and "evaluator: convnet, cached weights" in order
     assert not [m for m in order if m.startswith("training ")]
-    assert any(m.startswith("attacking 1 images in 1 shared updates x 5 iterations") for m in order)
+    assert any(m.startswith("attacking 1 image in 1 shared update x 5 iterations (1 restart) ≈ ") for m in order)
 
 
 @pytest.mark.parametrize("verbose", [False, True])
