@@ -60,8 +60,9 @@ def announce_trial(cfg: DictConfig, *, data, class_ids: list[int], protocol, def
     """Log what the trial will run with rough times; returns the estimated seconds (None if nothing was timed).
     ``budget`` bounds the seconds of each calibration (or one step, when a step takes longer).
 
-    A problem the user can fix (a :class:`ConfigError` or :class:`FedprivError`, e.g. labels the threat model does not give) stops the
-    trial here, before hours of training; any other failure of the calibration only costs the estimate."""
+    A problem the user can fix (a :class:`ConfigError` or :class:`FedprivError`, e.g. labels the threat model
+    does not give) stops the trial here, before hours of training; any other failure of the calibration only
+    costs the estimate."""
     try:
         return _announce(cfg, data=data, class_ids=class_ids, protocol=protocol, defense=defense, attack=attack,
                          cache=cache, device=device, budget=budget)

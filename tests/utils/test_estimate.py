@@ -53,7 +53,8 @@ def test_digits_trial_off_a_terminal_says_its_cost_first_and_draws_no_bars(tmp_p
         assert _seconds(line) > 0
     # Said before any of it runs.
     first_training = order.index(next(m for m in order if m.startswith("classifier: training")))
-    trial_attack = next(i for i, (name, m) in enumerate(messages) if name == "fedpriv.trial" and m.startswith("attacking"))
+    trial_attack = next(i for i, (name, m) in enumerate(messages)
+                        if name == "fedpriv.trial" and m.startswith("attacking"))
     assert max(order.index(classifier), order.index(attack), order.index(total)) < first_training < trial_attack
 
 
