@@ -44,9 +44,9 @@ def attack_description(updates: list[int], total_updates: int, iteration: int, i
 
 
 def format_seconds(seconds: float) -> str:
-    """A rough duration: "40 s", "3.5 min", "2.1 h"."""
+    """A rough duration: "0.035 s", "40 s", "3.5 min", "2.1 h"."""
     if seconds < 90:
-        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2g} s"
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"

@@ -18,7 +18,7 @@ def test_descriptions_name_the_count_and_its_total():
 
 
 def test_durations_read_in_sensible_units():
-    assert format_seconds(2.5) == "2.5 s"
+    assert format_seconds(2.5) == "2.5 s" and format_seconds(0.0351) == "0.035 s"
     assert format_seconds(40) == "40 s"
     assert format_seconds(600) == "10.0 min"
     assert format_seconds(10 * 3600) == "10.0 h"
