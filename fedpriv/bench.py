@@ -66,7 +66,7 @@ def lightning_vs_plain(problem, iterations, device) -> dict:
     def lightning():
         module = MatchingModule(problem_loss=loss, targets=targets, labels=problem.labels.unsqueeze(0), init=init,
                                 bounds=problem.bounds, iterations=iterations, lr=0.1, vectorize=False)
-        seconds = run_matching(module, device=device, progress=False)
+        seconds = run_matching(module, device=device)
         return seconds, module.candidate.detach()[0]
 
     def plain():

@@ -27,7 +27,7 @@ from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
 from fedpriv.sweeping import finished_results, trial_identity
 from fedpriv.sweeping.interrupt import exit_on_signals
-from fedpriv.sweeping.progress import running_marker, sweep_progress
+from fedpriv.sweeping.progress import running_marker, trial_position
 
 log = logging.getLogger("fedpriv")
 
@@ -59,7 +59,7 @@ def main(cfg: DictConfig) -> float:
         if finished is not None:
             log.info("trial %s finished in an earlier launch: skipped", finished.parent.name)
             return objective_of(finished, cfg.objective, baseline=cfg.baseline.results)
-        log.info("sweep %s: %s", hydra_cfg.sweep.dir, sweep_progress(hydra_cfg.sweep.dir, cfg.record.results_file))
+        log.info("%s", trial_position(hydra_cfg.sweep.dir, output_dir, cfg.record.results_file))
     # Alone, a trial stops on Ctrl-C/SIGTERM by itself; in a sweep, the launching process reports (ReportInterrupts).
     stoppable = contextlib.nullcontext() if in_sweep else exit_on_signals(
         lambda signame: f"trial interrupted by {signame}; it wrote no {results.name} in {output_dir}")

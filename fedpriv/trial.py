@@ -32,7 +32,8 @@ from fedpriv.training.builders import build_model, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
 from fedpriv.sweeping.identity import trial_identity
-from fedpriv.utils.runtime import resolve_device
+from fedpriv.utils.estimate import announce_trial
+from fedpriv.utils.runtime import resolve_device, set_verbose
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     """Run one trial and write its files into ``output_dir``; ``results.csv`` is written last, so its presence
     means the trial finished. ``run_group`` names the sweep for loggers that group runs (W&B)."""
     validate(cfg)
+    set_verbose(cfg.verbose)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
@@ -85,6 +87,8 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     failed = True
     try:
         cache = ModelCache(cfg.paths.cache_dir)
+        announce_trial(cfg, data=data, class_ids=class_ids, protocol=protocol, defense=defense, attack=attack,
+                       cache=cache, device=device)
         common = dict(dataset_cfg=cfg.dataset, data=data, cache=cache, device=device, progress=cfg.progress)
         classifier, classifier_meta = trained_model(
             "classifier", model_cfg=cfg.model, training_cfg=cfg.training, defense=defense,

@@ -108,6 +108,11 @@ class Attack:
     def reconstruct(self, problem: AttackProblem) -> Reconstruction:
         raise NotImplementedError
 
+    def estimate_seconds(self, problem: AttackProblem, *, updates: int, budget: float = 0.5) -> Optional[float]:
+        """Rough seconds to attack ``updates`` shared updates like ``problem``, measured in at most about ``budget``
+        seconds; None for attacks too quick to be worth estimating (closed-form ones)."""
+        return None
+
     def reconstruct_many(self, problems: list[AttackProblem]) -> list[Reconstruction]:
         """All of a trial's problems; attacks that batch problems together override this."""
         return [self.reconstruct(p) for p in problems]

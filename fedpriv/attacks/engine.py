@@ -154,10 +154,12 @@ class MatchingModule(L.LightningModule):
             self.final_objective = self.losses()[1].detach()
 
 
-def run_matching(module: MatchingModule, *, device: torch.device, progress: bool) -> float:
-    """Fit ``module`` for its iterations with a Lightning Trainer; returns the seconds spent."""
+def run_matching(module: MatchingModule, *, device: torch.device, progress: Optional[L.Callback] = None,
+                 steps: Optional[int] = None) -> float:
+    """Fit ``module`` for its iterations (or only ``steps`` of them) with a Lightning Trainer, reporting to the
+    ``progress`` callback (see :mod:`fedpriv.utils.bars`); returns the seconds spent."""
     quiet_lightning()
-    trainer = L.Trainer(max_steps=module.iterations, **trainer_kwargs(device, progress=progress))
+    trainer = L.Trainer(max_steps=steps or module.iterations, **trainer_kwargs(device, progress=progress))
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=DataLoader(_Steps(), batch_size=None))
     return time.perf_counter() - start

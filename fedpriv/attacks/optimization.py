@@ -9,6 +9,7 @@ It hands the work to :mod:`fedpriv.attacks.engine`, ``parallel`` problems (each 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Annotated, Optional
 
 import torch
@@ -22,6 +23,7 @@ from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS, layer_weights, 
 from fedpriv.config.constraints import OneOf, Range
 from fedpriv.fl.base import Protocol
 from fedpriv.fl.fedsgd import FedSGD
+from fedpriv.utils.bars import AttackBar, StepTimer
 
 LABEL_SOURCES = ("given", "infer", "optimize")
 
@@ -89,17 +91,37 @@ class OptimizationAttack(Attack):
     def reconstruct_many(self, problems: list[AttackProblem]) -> list[Reconstruction]:
         labels = [self.problem_labels(p) for p in problems]
         entries = [(i, r) for i, _ in enumerate(problems) for r in range(self.restarts)]
-        chunk = 1 if self.optimizer == "lbfgs" or not self.vectorizable else self.parallel
+        chunks = [group[start : start + self.chunk_size] for group in self._groups(problems, entries)
+                  for start in range(0, len(group), self.chunk_size)]
+        bar = AttackBar(chunks=len(chunks), iterations=self.iterations, updates=len(problems), restarts=self.restarts,
+                        enabled=bool(problems) and problems[0].progress)
         best: dict[int, tuple] = {}
-        for group in self._groups(problems, entries):
-            for start in range(0, len(group), chunk):
-                self._run_chunk(problems, labels, group[start : start + chunk], best)
+        try:
+            for chunk in chunks:
+                self._run_chunk(problems, labels, chunk, best, bar.chunk(chunk))
+        finally:
+            bar.close()
         out = []
         for i, problem in enumerate(problems):
             objective, images, initial, guessed, seconds, restart = best[i]
             out.append(Reconstruction(images=images, labels=guessed, loss=objective, initial=initial, info={
                 "attack_seconds": seconds, "best_restart": restart, "iterations": self.iterations * self.restarts}))
         return out
+
+    @property
+    def chunk_size(self) -> int:
+        """Problems (restarts included) optimised together; L-BFGS couples them, so it takes one at a time."""
+        return 1 if self.optimizer == "lbfgs" or not self.vectorizable else self.parallel
+
+    def estimate_seconds(self, problem: AttackProblem, *, updates: int, budget: float = 0.5) -> Optional[float]:
+        """Seconds to attack ``updates`` shared updates like ``problem``: a few real iterations of one full chunk
+        are timed (for about ``budget`` seconds, or one step when a step takes longer) and extrapolated."""
+        entries = [(0, r) for _ in range(updates) for r in range(self.restarts)][: self.chunk_size]
+        module, _ = self._chunk_module([problem], [self.problem_labels(problem)], entries)
+        timer = StepTimer(steps=4, budget=budget)
+        run_matching(module, device=problem.device, progress=timer, steps=4)
+        chunks = math.ceil(updates * self.restarts / self.chunk_size)
+        return chunks * self.iterations * timer.per_step()
 
     def problem_labels(self, problem: AttackProblem) -> Tensor:
         if self.label_source == "given":
@@ -122,7 +144,22 @@ class OptimizationAttack(Attack):
             groups.setdefault(key, []).append((i, r))
         return list(groups.values())
 
-    def _run_chunk(self, problems, labels, chunk, best):
+    def _run_chunk(self, problems, labels, chunk, best, bar):
+        module, init = self._chunk_module(problems, labels, chunk)
+        seconds = run_matching(module, device=problems[chunk[0][0]].device, progress=bar) / len(chunk)
+        final = module.final_objective
+        guessed_all = module.current_labels().detach()
+        for k, (i, r) in enumerate(chunk):
+            guessed = guessed_all[k].argmax(-1) if guessed_all.is_floating_point() else guessed_all[k]
+            initial = torch.maximum(torch.minimum(init[k], module.high[0]), module.low[0])
+            spent = best[i][4] + seconds if i in best else seconds
+            if i not in best or float(final[k]) < best[i][0]:
+                best[i] = (float(final[k]), module.candidate[k].detach().clone(), initial, guessed, spent, r)
+            else:
+                best[i] = (*best[i][:4], spent, best[i][5])
+
+    def _chunk_module(self, problems, labels, chunk) -> tuple[MatchingModule, Tensor]:
+        """The matching module of one chunk of (problem, restart) entries, and its starting candidates."""
         first = problems[chunk[0][0]]
         device, n = first.device, first.reconstruct_size
         shape = (n, *first.shape)
@@ -146,17 +183,7 @@ class OptimizationAttack(Attack):
             optimize_labels=self.label_source == "optimize", joint_penalty=self.joint_penalty([i for i, _ in chunk]),
             vectorize=self.vectorizable and len(chunk) > 1,  # vmap over one problem only adds overhead
         )
-        seconds = run_matching(module, device=device, progress=first.progress) / len(chunk)
-        final = module.final_objective
-        guessed_all = module.current_labels().detach()
-        for k, (i, r) in enumerate(chunk):
-            guessed = guessed_all[k].argmax(-1) if guessed_all.is_floating_point() else guessed_all[k]
-            initial = torch.maximum(torch.minimum(init[k], module.high[0]), module.low[0])
-            spent = best[i][4] + seconds if i in best else seconds
-            if i not in best or float(final[k]) < best[i][0]:
-                best[i] = (float(final[k]), module.candidate[k].detach().clone(), initial, guessed, spent, r)
-            else:
-                best[i] = (*best[i][:4], spent, best[i][5])
+        return module, init
 
     def problem_loss(self, problem: AttackProblem):
         """The per-problem loss for ``problem``'s model and protocol: (objective + priors, objective)."""

@@ -118,6 +118,8 @@ class TrialConfig:
     # advantage is seed 000's score over the DP-SGD run named by baseline.results.
     objective: Annotated[str, OneOf(OBJECTIVES)] = "ma_minus_aa"
     progress: bool = True
+    # Third-party INFO lines (Lightning's hardware lines, Opacus' BatchNorm replacements) and warnings.
+    verbose: bool = False
     dataset: Any = MISSING
     model: Any = MISSING
     fl: Any = MISSING

@@ -28,6 +28,7 @@ class DPSGD(Defense):
     """
 
     name = "dpsgd"
+    title = "DP-SGD"
 
     def __init__(
         self,

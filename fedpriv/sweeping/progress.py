@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from fedpriv.sweeping.folders import trial_folders
+from fedpriv.sweeping.folders import identity_of, trial_folders
 from fedpriv.sweeping.plan import read_manifest
 
 try:
@@ -77,3 +77,15 @@ def sweep_progress(sweep_dir: str | os.PathLike, results_file: str = "results.cs
     finished = [any((d / results_file).is_file() for d in dirs) for dirs in trials]
     running = sum(any(is_running(d) for d in dirs) for dirs, done in zip(trials, finished) if not done)
     return Progress(total=len(trials), done=sum(finished), running=running)
+
+
+def trial_position(sweep_dir: str | os.PathLike, job_dir: str | os.PathLike, results_file: str = "results.csv") -> str:
+    """Where a starting trial stands in its sweep: "trial 7/126 (trial-<id>); sweep <dir>: 6/126 trials done, ...".
+    The number is the trial's place in the sweep's plan, so it stays the same when a sweep is relaunched."""
+    name = Path(job_dir).name
+    progress = sweep_progress(sweep_dir, results_file)
+    ids = list(dict.fromkeys(t["id"] for t in read_manifest(sweep_dir) or []))
+    identity = identity_of(name)
+    number = ids.index(identity) + 1 if identity in ids else None
+    head = f"trial {number}/{progress.total} ({name})" if number else f"trial {name}"
+    return f"{head}; sweep {sweep_dir}: {progress}"

@@ -34,25 +34,31 @@ def _dataset_key(dataset_cfg: DictConfig) -> dict:
     return key
 
 
+def training_key(role: str, *, model_cfg: DictConfig, dataset_cfg: DictConfig, training_cfg: DictConfig,
+                 defense: Defense, epochs: int, seed: int) -> dict:
+    """Everything that defines a trained model's weights: its cache key."""
+    return {
+        "role": role,
+        "dataset": _dataset_key(dataset_cfg),
+        "model": OmegaConf.to_container(model_cfg, resolve=True),
+        "training": {**OmegaConf.to_container(training_cfg, resolve=True), "epochs": epochs},
+        "defense": defense.training_signature(),
+        "seed": seed,
+    }
+
+
 def trained_model(role: str, *, model_cfg: DictConfig, dataset_cfg: DictConfig, training_cfg: DictConfig,
                   data: DatasetBundle, defense: Defense, epochs: int, seed: int, cache: ModelCache,
                   device: torch.device, progress: bool) -> tuple[nn.Module, dict]:
     """A model trained for ``epochs`` under ``defense``, from the cache when an identical one was trained before."""
     net = build_model(model_cfg, data, defense, seed=seed)
-    training = {**OmegaConf.to_container(training_cfg, resolve=True), "epochs": epochs}
-    key = {
-        "role": role,
-        "dataset": _dataset_key(dataset_cfg),
-        "model": OmegaConf.to_container(model_cfg, resolve=True),
-        "training": training,
-        "defense": defense.training_signature(),
-        "seed": seed,
-    }
-    training_ns = OmegaConf.create(training)
+    key = training_key(role, model_cfg=model_cfg, dataset_cfg=dataset_cfg, training_cfg=training_cfg,
+                       defense=defense, epochs=epochs, seed=seed)
+    training_ns = OmegaConf.create(key["training"])
 
     def train(model: nn.Module) -> dict:
         result = train_classifier(model, data, training_ns, defense, epochs=epochs, seed=seed, device=device,
-                                  progress=progress)
+                                  progress=progress, role=role)
         log.info("%s trained: test accuracy %.3f%s", role, result.test_accuracy,
                  "" if result.epsilon is None else f", epsilon {result.epsilon:.3g}")
         return dataclasses.asdict(result)

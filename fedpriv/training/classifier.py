@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fedpriv.data.bundle import DatasetBundle, ImageSet
-from fedpriv.defenses.base import Defense
+from fedpriv.defenses.base import Defense, TrainingSetup
+from fedpriv.utils.bars import TrainingBar
 from fedpriv.utils.runtime import quiet_lightning, trainer_kwargs
 
 
@@ -58,11 +59,9 @@ class TrainingResult:
     epsilon: Optional[float]
 
 
-def train_classifier(net: nn.Module, data: DatasetBundle, training, defense: Defense, *, epochs: int, seed: int,
-                     device: torch.device, progress: bool) -> TrainingResult:
-    """Train ``net`` in place on ``data.train`` under ``defense`` and report its clean test accuracy and epsilon."""
-    quiet_lightning()
-    L.seed_everything(seed, workers=True, verbose=False)
+def training_setup(net: nn.Module, data: DatasetBundle, training, defense: Defense, *, epochs: int,
+                   seed: int) -> tuple[ClassifierModule, TrainingSetup]:
+    """The module and loader that train ``net`` under ``defense``; also what the time estimate calibrates on."""
     generator = torch.Generator().manual_seed(seed)
     dataset = TensorDataset(data.train.images, data.train.labels)
     loader = DataLoader(dataset, batch_size=training.batch_size, shuffle=True, generator=generator)
@@ -73,9 +72,16 @@ def train_classifier(net: nn.Module, data: DatasetBundle, training, defense: Def
     if defense.train_on_defended:
         aug_generator = torch.Generator().manual_seed(seed + 1)
         transform = lambda images, labels: defense.defend_inputs(images.cpu(), labels.cpu(), generator=aug_generator).to(images.device)
+    return ClassifierModule(setup.module, setup.optimizer, data.normalize, transform), setup
 
-    module = ClassifierModule(setup.module, setup.optimizer, data.normalize, transform)
-    trainer = L.Trainer(max_epochs=epochs, **trainer_kwargs(device, progress=progress))
+
+def train_classifier(net: nn.Module, data: DatasetBundle, training, defense: Defense, *, epochs: int, seed: int,
+                     device: torch.device, progress: bool, role: str = "classifier") -> TrainingResult:
+    """Train ``net`` in place on ``data.train`` under ``defense`` and report its clean test accuracy and epsilon."""
+    quiet_lightning()
+    L.seed_everything(seed, workers=True, verbose=False)
+    module, setup = training_setup(net, data, training, defense, epochs=epochs, seed=seed)
+    trainer = L.Trainer(max_epochs=epochs, **trainer_kwargs(device, progress=TrainingBar(role, enabled=progress)))
     trainer.fit(module, train_dataloaders=setup.loader)
     epsilon = setup.epsilon() if setup.epsilon is not None else None
     if setup.module is not net and hasattr(setup.module, "_close"):

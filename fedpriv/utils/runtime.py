@@ -1,4 +1,4 @@
-"""Device choice and quieter Lightning defaults."""
+"""Device choice, and how much third-party libraries say (``verbose``)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,27 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# Loggers whose INFO lines describe the libraries rather than the trial: Lightning's hardware and rank lines,
+# Opacus' one line per BatchNorm layer it replaces.
+CHATTY_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric",
+                  "lightning.pytorch", "opacus")
+_verbose = False
+
+
+def set_verbose(verbose: bool) -> None:
+    """``verbose=false`` (the default) keeps third-party INFO lines and warnings out of the log; fedpriv's own
+    lines are unaffected. Logging is process-wide, so the choice holds until the next call."""
+    global _verbose
+    _verbose = bool(verbose)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def quiet_lightning() -> None:
     """Lightning announces hardware and tips on every Trainer; a sweep builds hundreds of them."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    if _verbose:
+        return
+    set_verbose(False)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
     warnings.filterwarnings("ignore", message=".*Trying to infer the `batch_size`.*")
@@ -32,14 +49,17 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")
 
 
-def trainer_kwargs(device: torch.device, *, progress: bool) -> dict:
+def trainer_kwargs(device: torch.device, *, progress=None) -> dict:
+    """Trainer settings shared by classifier training and attacks; ``progress`` is an optional callback that
+    reports progress (fedpriv's own, see :mod:`fedpriv.utils.bars`), never Lightning's stdout bar."""
     return dict(
         accelerator="gpu" if device.type == "cuda" else "cpu",
         devices=1,
         logger=False,
         enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
+        enable_model_summary=_verbose,
+        enable_progress_bar=False,
+        callbacks=[progress] if progress is not None else [],
         num_sanity_val_steps=0,
     )
 
