@@ -88,7 +88,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     try:
         cache = ModelCache(cfg.paths.cache_dir)
         announce_trial(cfg, data=data, class_ids=class_ids, protocol=protocol, defense=defense, attack=attack,
-                       cache=cache, device=device)
+                       cache=cache, device=device, timed=cfg.estimate)
         common = dict(dataset_cfg=cfg.dataset, data=data, cache=cache, device=device, progress=cfg.progress)
         classifier, classifier_meta = trained_model(
             "classifier", model_cfg=cfg.model, training_cfg=cfg.training, defense=defense,

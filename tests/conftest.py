@@ -24,8 +24,9 @@ torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", min(2, os.cpu_count(
 
 
 def compose_config(*overrides: str, cache_dir: Path | None = None):
-    """Compose ``conf/config.yaml`` with ``overrides`` (no progress bars, LPIPS off unless asked)."""
-    base = ["progress=false", "metrics.lpips.download=false"]
+    """Compose ``conf/config.yaml`` with ``overrides`` (no progress bars, no time estimate, LPIPS off unless
+    asked)."""
+    base = ["progress=false", "estimate=false", "metrics.lpips.download=false"]
     if cache_dir is not None:
         base.append(f"paths.cache_dir={cache_dir}")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

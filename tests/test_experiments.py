@@ -33,7 +33,8 @@ def test_preset_composes_and_validates(compose_cfg, cifar10_root, preset):
 def test_full_scale_presets_judge_with_a_resnet50_as_the_paper(compose_cfg):
     for preset in PRESETS:
         judge = compose_cfg(f"experiment={preset}").evaluator.model._target_
-        assert judge.endswith("VGG11" if preset.endswith("_small") else "ResNet50"), (preset, judge)
+        laptop = preset.endswith("_small") or preset == "seed000_policy_search"    # both in _laptop.yaml's setting
+        assert judge.endswith("VGG11" if laptop else "ResNet50"), (preset, judge)
     assert compose_cfg("experiment=seed000_cifar10", "evaluator=resnet18").evaluator.model._target_.endswith("ResNet18")
 
 
@@ -49,5 +50,8 @@ def test_laptop_preset_runs_a_trial(compose_cfg, cifar10_root, preset, tmp_path)
 def test_preset_baseline_arm_is_one_override(compose_cfg, cifar10_root, preset):
     # Presets keep defense-specific values in their defense option, so `defense=none` replaces all of them.
     cfg = compose_cfg(f"experiment={preset}", f"dataset.root={cifar10_root}", "defense=none")
-    assert config_problems(cfg) == []
+    problems = config_problems(cfg)
+    if cfg.objective == "advantage":    # needs a DP-SGD run first, as in test_preset_composes_and_validates
+        problems = [p for p in problems if not p.startswith("baseline.results:")]
+    assert problems == []
     assert list(cfg.defense) == ["_target_"]

@@ -18,6 +18,8 @@ LAPTOP_GRIDS = [p for p in PRESETS if p.endswith("_small") and "_dp" not in p]
 
 def _dp_of(preset: str) -> str:
     """The DP baselines an augmentation preset is scored against."""
+    if preset == "seed000_policy_search":
+        return "seed000_cifar10_dp_small"
     if preset.endswith("_small"):
         return preset.replace("_small", "_dp_small")
     return preset.split("_table")[0] + "_dp"

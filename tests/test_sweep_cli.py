@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 import os
 import subprocess
@@ -32,6 +34,7 @@ def test_sweep_writes_one_results_file_per_trial(tmp_path, cache_dir):
     assert magnitudes == {"1", "5", "9"}
 
 
+@pytest.mark.slow  # test_cli_errors.py checks a failing plan in the fast suite
 def test_bad_sweep_value_stops_before_any_trial(tmp_path, cache_dir):
     sweep_dir = tmp_path / "multirun" / "bad"
     proc = _run(["-m", "defense=augment", "defense.magnitude=1,10", f"hydra.sweep.dir={sweep_dir}"], tmp_path, cache_dir)
@@ -40,6 +43,7 @@ def test_bad_sweep_value_stops_before_any_trial(tmp_path, cache_dir):
     assert not list(sweep_dir.glob("*/results.csv"))
 
 
+@pytest.mark.slow  # a real subprocess sweep/trial: the fast suite keeps one small sweep
 def test_bad_single_trial_exits_nonzero_naming_the_key(tmp_path, cache_dir):
     proc = _run(["defense=dpsgd", "defense.noise_multiplier=-1"], tmp_path, cache_dir)
     assert proc.returncode == 2 and "defense.noise_multiplier" in proc.stderr and "Traceback" not in proc.stderr
@@ -47,6 +51,7 @@ def test_bad_single_trial_exits_nonzero_naming_the_key(tmp_path, cache_dir):
     assert proc.returncode == 2 and "dataset.root" in proc.stderr
 
 
+@pytest.mark.slow  # a real subprocess sweep/trial: the fast suite keeps one small sweep
 def test_default_main_job_runs_offline(tmp_path, cache_dir):
     proc = _run(["progress=false", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, cache_dir)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -120,6 +120,7 @@ class TrialConfig:
     progress: bool = True
     # Third-party INFO lines (Lightning's hardware lines, Opacus' BatchNorm replacements) and warnings.
     verbose: bool = False
+    estimate: bool = True
     dataset: Any = MISSING
     model: Any = MISSING
     fl: Any = MISSING

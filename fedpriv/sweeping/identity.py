@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fedpriv.utils.io import stable_hash
 
-NOT_IDENTITY = ("hydra", "logger", "progress", "verbose", "paths", "device", "record", "objective", "baseline")
+NOT_IDENTITY = ("hydra", "logger", "progress", "verbose", "estimate", "paths", "device", "record", "objective", "baseline")
 # Where things live on this machine, not what they are.
 LOCATIONS = ("dataset.root", "dataset.download", "metrics.lpips.backbone", "metrics.lpips.download")
 

@@ -56,16 +56,17 @@ class Training:
 
 
 def announce_trial(cfg: DictConfig, *, data, class_ids: list[int], protocol, defense: Defense, attack,
-                   cache: ModelCache, device: torch.device, budget: float = 0.5) -> Optional[float]:
+                   cache: ModelCache, device: torch.device, budget: float = 0.5, timed: bool = True) -> Optional[float]:
     """Log what the trial will run with rough times; returns the estimated seconds (None if nothing was timed).
-    ``budget`` bounds the seconds of each calibration (or one step, when a step takes longer).
+    ``budget`` bounds the seconds of each calibration (or one step, when a step takes longer); ``timed=False``
+    (``estimate=false``) says what will run without calibrating anything.
 
     A problem the user can fix (a :class:`ConfigError` or :class:`FedprivError`, e.g. labels the threat model
     does not give) stops the trial here, before hours of training; any other failure of the calibration only
     costs the estimate."""
     try:
         return _announce(cfg, data=data, class_ids=class_ids, protocol=protocol, defense=defense, attack=attack,
-                         cache=cache, device=device, budget=budget)
+                         cache=cache, device=device, budget=budget, timed=timed)
     except (ConfigError, FedprivError):
         raise
     except Exception as err:  # the estimate is advice: the trial itself must not fail for it
@@ -73,7 +74,7 @@ def announce_trial(cfg: DictConfig, *, data, class_ids: list[int], protocol, def
         return None
 
 
-def _announce(cfg, *, data, class_ids, protocol, defense, attack, cache, device, budget) -> Optional[float]:
+def _announce(cfg, *, data, class_ids, protocol, defense, attack, cache, device, budget, timed) -> Optional[float]:
     start = time.perf_counter()
     fork = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork), warnings.catch_warnings():
@@ -86,15 +87,16 @@ def _announce(cfg, *, data, class_ids, protocol, defense, attack, cache, device,
             if cache.path(job.role, key).exists():
                 log.info("%s: %s, cached weights", job.what, name)
                 continue
-            seconds = training_seconds(job, data, device=device, budget=budget)
+            seconds = training_seconds(job, data, device=device, budget=budget) if timed else None
             title = getattr(job.defense, "title", job.defense.name)
-            log.info("training %s: %s on %s images x %s%s ≈ %s", job.what, name, f"{len(data.train):,}",
+            log.info("training %s: %s on %s images x %s%s%s", job.what, name, f"{len(data.train):,}",
                      _plural(job.epochs, "epoch"), f" ({title})" if job.defense.training_signature() else "",
-                     format_seconds(seconds))
-            parts[f"training {job.what}"] = seconds
+                     f" ≈ {format_seconds(seconds)}" if seconds is not None else "")
+            if seconds is not None:
+                parts[f"training {job.what}"] = seconds
         _say_victim(cfg)
         attack_seconds = attack_estimate(cfg, data=data, class_ids=class_ids, protocol=protocol, defense=defense,
-                                         attack=attack, device=device, budget=budget)
+                                         attack=attack, device=device, budget=budget, timed=timed)
         if attack_seconds is not None:
             parts["attack"] = attack_seconds
     if not parts:
@@ -162,7 +164,7 @@ def training_seconds(job: Training, data, *, device: torch.device, budget: float
 
 
 def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, defense: Defense, attack,
-                    device: torch.device, budget: float = 0.5) -> Optional[float]:
+                    device: torch.device, budget: float = 0.5, timed: bool = True) -> Optional[float]:
     """Log what the attack will do and its rough time, from a few real iterations against an untrained copy of
     the victim (an iteration costs the same whatever the weights); returns the seconds, None when not timed."""
     targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
@@ -173,6 +175,9 @@ def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, de
     iterations, restarts = getattr(attack, "iterations", None), getattr(attack, "restarts", 1)
     if iterations is None or not batches:
         log.info("%s (%s)", what, attack.name)
+        return None
+    if not timed:
+        log.info("%s x %s (%s)", what, _plural(iterations, "iteration"), _plural(restarts, "restart"))
         return None
     victim = build_model(cfg.model, data, defense, seed=int(cfg.seed)).to(device).train(cfg.victim.mode == "train")
     index = batches[0]

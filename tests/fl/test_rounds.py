@@ -15,6 +15,7 @@ from fedpriv.trial import run_trial
 from fedpriv.training.builders import build_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
+from fedpriv.utils import estimate
 
 MODEL = OmegaConf.create({"_target_": "fedpriv.models.LeNet"})
 DATASET = OmegaConf.create({"_target_": "fedpriv.data.Digits"})
@@ -62,6 +63,8 @@ def test_the_attacked_update_comes_from_the_round_t_model(compose_cfg, cache_dir
         return original(self, model, x, labels, **kwargs)
 
     monkeypatch.setattr(FedSGD, "shared_update", spy)
+    # The time estimate's calibration runs a throwaway update on an untrained copy: not the attacked update.
+    monkeypatch.setattr(estimate, "attack_estimate", lambda *args, **kwargs: None)
     # One epoch for the MA classifier and the evaluator: this test is about the victim, not their scores.
     overrides = ["fl.rounds=3", "fl.round_lr=0.3", "fl.num_clients=5", "attack.iterations=5", "targets.classes=[0,1]",
                  "training.epochs=1", "evaluator.training.epochs=1"]

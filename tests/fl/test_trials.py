@@ -9,6 +9,10 @@ import pytest
 from fedpriv.record import read_results
 from fedpriv.trial import run_trial
 
+# Three full trials (150 attack iterations each): left out of the fast suite, which keeps fl/test_simulate.py and
+# fl/test_rounds.py for the protocols.
+pytestmark = pytest.mark.slow
+
 # The same four private images (one per class) and the same attack budget for every protocol.
 SAME = ["attack.iterations=150", "targets.classes=[0,1,2,3]"]
 

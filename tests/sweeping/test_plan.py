@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from hydra_plugins.fedpriv_launchers.local_parallel import plan_slots
 from tests.conftest import CONF
 
 
+@pytest.mark.slow  # a real subprocess sweep/trial: the fast suite keeps one small sweep
 def test_same_command_same_folder_and_bad_trials_stop_the_sweep(tmp_path, cache_dir):
     env = {**os.environ, "FEDPRIV_CACHE_DIR": str(cache_dir), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "fedpriv.sweep", "-m", "defense=augment", "defense.op=invert",

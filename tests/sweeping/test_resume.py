@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -27,6 +29,7 @@ def _finished(sweep_dir: Path) -> dict[str, tuple[int, bytes]]:
     return {p.parent.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sweep_dir.glob("trial-*/results.csv")}
 
 
+@pytest.mark.slow  # a real subprocess sweep/trial: the fast suite keeps one small sweep
 def test_killed_parallel_sweep_resumes_without_rerunning_finished_trials(tmp_path, cache_dir):
     sweep_dir = tmp_path / "sweep"
     command = _command(sweep_dir, "hydra/launcher=submitit_local", "hydra.launcher.max_parallel=2")

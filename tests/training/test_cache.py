@@ -90,6 +90,7 @@ def _worker(root, queue):
     queue.put("done")
 
 
+@pytest.mark.slow  # three spawned processes, each importing torch
 def test_parallel_jobs_train_a_shared_model_once(tmp_path):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()

@@ -16,7 +16,7 @@ from fedpriv.utils.runtime import set_verbose
 from tests.conftest import compose_config
 
 TINY = ["training.epochs=1", "evaluator.training.epochs=1", "evaluator.model.width=4", "attack.iterations=5",
-        "record.grid=false"]
+        "record.grid=false", "estimate=true"]
 SECONDS = {"s": 1, "min": 60, "h": 3600}
 
 
