@@ -28,6 +28,7 @@ def _dlg(data, index, iterations, **options):
     return psnr(data.denormalize(rec.images), data.denormalize(x)).item(), int(rec.labels) == int(y)
 
 
+@pytest.mark.slow  # 120 L-BFGS steps; the fast suite checks DLG's label rule (tests/attacks/test_labels.py)
 def test_dlg_recovers_images_and_soft_labels(cifar):
     value, label = _dlg(cifar, 10, iterations=120)
     assert value > 25 and label, value  # measured: about 30 dB after 120 L-BFGS steps, 45+ after 300

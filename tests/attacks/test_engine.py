@@ -45,6 +45,7 @@ def test_parallel_equals_sequential_with_adam(problems):
         assert psnr(data.denormalize(a.images), data.denormalize(b.images)).item() > 45
 
 
+@pytest.mark.slow  # the fast suite keeps the exact plain-Adam equality above
 def test_parallel_matches_sequential_quality_with_signed_adam(problems):
     data, batch = problems
     options = dict(iterations=25, restarts=2, signed=True, labels="given")
