@@ -28,7 +28,7 @@ from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
 from fedpriv.record import IMAGES_FILE, save_reconstruction_grid, save_samples, write_outcomes, write_results
 from fedpriv.record.results import objective_of
-from fedpriv.training.builders import build_model, trained_model
+from fedpriv.training.builders import build_model, model_name, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
 from fedpriv.sweeping.identity import trial_identity
@@ -157,16 +157,6 @@ def _server_knowledge(data, device, seed) -> ServerKnowledge:
                            public_images=data.normalize(data.train.images[pick]).to(device), device=device, seed=seed)
 
 
-def _population(data, device):
-    """Other clients' data for aggregating protocols: images of the training split, drawn with ``generator``."""
-
-    def draw(n: int, generator: torch.Generator):
-        pick = torch.randint(len(data.train), (n,), generator=generator)
-        return data.normalize(data.train.images[pick]).to(device), data.train.labels[pick].to(device)
-
-    return draw
-
-
 def _defended_batches(cfg, data, class_ids, protocol, defense, seed) -> list[tuple[Tensor, Tensor, Tensor, Tensor]]:
     """The target client's batches as ``(index, originals, defended, labels)``, defended with a seeded generator."""
     targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
@@ -196,7 +186,7 @@ def _attack_targets(cfg, data, batches, protocol, defense, attack, victim, devic
     # Every draw of the shared updates comes from the seed: other clients' data, and the update-side noise.
     others = torch.Generator().manual_seed(seed + 7919)
     defend_update = partial(defense.defend_update, generator=torch.Generator().manual_seed(seed + 104729))
-    population = _population(data, device)
+    population = data.population(device)
     bounds = data.bounds(device)
     problems, shared = [], []
     for number, (index, originals, defended, labels) in enumerate(batches):
@@ -255,8 +245,8 @@ def _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides,
                 "ssim": leak["ssim"], "lpips": lpips_values, "mse": leak["mse"]}
 
     epsilon = classifier_meta.get("epsilon")
-    choices = {"dataset": data.name, "model": _name(cfg.model), "fl": protocol.name, "defense": defense.name,
-               "attack": attack.name, "evaluator": _name(cfg.evaluator.model)}
+    choices = {"dataset": data.name, "model": model_name(cfg.model), "fl": protocol.name, "defense": defense.name,
+               "attack": attack.name, "evaluator": model_name(cfg.evaluator.model)}
     rows = []
     for c in class_ids:
         mask = labels == c
@@ -292,19 +282,13 @@ def _accuracy(model, data, device) -> float:
 def _labels(cfg, dataset: str, protocol, defense, attack) -> dict:
     """What a trial is, for loggers: its kind (the defense) and tags to filter on."""
     described = defense.describe()
-    tags = [dataset, _name(cfg.model), protocol.name, defense.name, attack.name]
+    tags = [dataset, model_name(cfg.model), protocol.name, defense.name, attack.name]
     tags += [f"{k}={v}" for k, v in described.items() if v not in ("", None)]
     return {"job_type": defense.name, "tags": tags}
 
 
 def _victim_trained(cfg) -> bool:
     return bool(cfg.victim.checkpoint) or cfg.victim.train_epochs > 0 or cfg.fl.get("rounds", 0) > 0
-
-
-def _name(model_cfg) -> str:
-    from hydra.utils import get_class
-
-    return getattr(get_class(model_cfg._target_), "name", model_cfg._target_.rsplit(".", 1)[-1].lower())
 
 
 def _summary(rows: list[dict]) -> dict[str, float]:

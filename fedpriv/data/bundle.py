@@ -70,6 +70,17 @@ class DatasetBundle:
         return (0 - mean) / std, (1 - mean) / std
 
 
+    def population(self, device=None):
+        """Other clients' data for aggregating protocols: ``draw(n, generator)`` returns ``n`` training images
+        (normalised, on ``device``) and their labels, picked with ``generator``."""
+
+        def draw(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+            pick = torch.randint(len(self.train), (n,), generator=generator)
+            return self.normalize(self.train.images[pick]).to(device), self.train.labels[pick].to(device)
+
+        return draw
+
+
 def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     x = images.float() / 255.0
     mean = x.mean(dim=(0, 2, 3))

@@ -65,3 +65,10 @@ def trained_model(role: str, *, model_cfg: DictConfig, dataset_cfg: DictConfig, 
 
     meta = cache.get_or_train(role, key, net, train)
     return net.to(device), meta
+
+
+def model_name(model_cfg) -> str:
+    """A model config's short name (``lenet``, ``convnet``...): its class's ``name``, else the class name."""
+    from hydra.utils import get_class
+
+    return getattr(get_class(model_cfg._target_), "name", model_cfg._target_.rsplit(".", 1)[-1].lower())

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
-from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from fedpriv.attacks.base import AttackProblem
@@ -35,7 +34,7 @@ from fedpriv.data.targets import make_batches, select_targets
 from fedpriv.defenses.base import Defense, NoDefense
 from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
-from fedpriv.training.builders import build_model, training_key
+from fedpriv.training.builders import build_model, model_name, training_key
 from fedpriv.training.cache import ModelCache
 from fedpriv.training.classifier import training_setup
 from fedpriv.utils.bars import format_seconds, representative
@@ -184,7 +183,7 @@ def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, de
     x, labels = data.normalize(data.test.images[index]).to(device), data.test.labels[index].to(device)
     generator = torch.Generator().manual_seed(int(cfg.seed))
     update = protocol.shared_update(victim, x, labels, defend_update=defense.defend_update,
-                                    population=_population(data, device), generator=generator)
+                                    population=data.population(device), generator=generator)
     known = update.labels if update.labels is not None else labels
     problem = AttackProblem(model=victim, update=update, shape=tuple(data.shape), num_classes=data.num_classes,
                             bounds=data.bounds(device), labels=known.to(device), seed=int(cfg.seed), device=device,
@@ -200,15 +199,3 @@ def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, de
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
-def _population(data, device):
-    def draw(n: int, generator: torch.Generator):
-        pick = torch.randint(len(data.train), (n,), generator=generator)
-        return data.normalize(data.train.images[pick]).to(device), data.train.labels[pick].to(device)
-
-    return draw
-
-
-def model_name(model_cfg: DictConfig) -> str:
-    return getattr(get_class(model_cfg._target_), "name", model_cfg._target_.rsplit(".", 1)[-1].lower())
