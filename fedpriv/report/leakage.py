@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fedpriv.report import figures
-from fedpriv.report.scores import DEFENDED, class_means, dp_settings, magnitude_of, mean, number
+from fedpriv.report.baseline import dp_settings
+from fedpriv.report.scores import DEFENDED, magnitude_of, mean, number
 
 # Where PSNR against the original and against the defended input tell different stories.
 DIVERGENCE_DB = 10.0

@@ -13,7 +13,7 @@ from fedpriv.report.fairness import baseline_problems
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
 from fedpriv.report.policy import policy_table
-from fedpriv.report.scores import DpSetting
+from fedpriv.report.baseline import DpSetting, dp_settings
 from fedpriv.report.uncertainty import interval_note, load_image_outcomes
 from fedpriv.utils.io import atomic_write_text
 
@@ -79,7 +79,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
         averages = scores.dp_averages(rows, images)
         methods |= {a[key].method for a in averages.values() for key in ("ma", "aa") if a[key] is not None}
         document.tables.append(tables.dp_table(accuracy, classes, averages))
-        settings = scores.dp_settings(rows)
+        settings = dp_settings(rows)
         if len(settings) > len({s.noise_multiplier for s in settings}):
             notes.append("some DP-SGD settings share a noise multiplier; the DP table averages them in one column "
                          "(advantage scores use only the --baseline setting)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fedpriv.errors import FedprivError
 from fedpriv.report import scores
 from fedpriv.report.collect import Collection, Trial
-from fedpriv.report.scores import DpSetting
+from fedpriv.report.baseline import DpSetting
 from fedpriv.report.tables import Table
 from fedpriv.sweeping.study import read_study_manifest
 

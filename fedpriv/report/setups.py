@@ -141,7 +141,7 @@ def write_mixed_report(collection: Collection, setups: list[Setup], baselines: l
 def choose_baselines(setups: list[Setup], wanted: str | None) -> list:
     """The DP-SGD baseline of each setup (None where it has no DP-SGD trials), chosen before anything is
     written; an ambiguous or unmatched ``--baseline`` names the setup."""
-    from fedpriv.report.scores import dp_settings, select_baseline
+    from fedpriv.report.baseline import dp_settings, select_baseline
 
     chosen = []
     for setup in setups:

@@ -49,7 +49,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def load_baseline(results: str | Path | None) -> Baseline:
     """Read the DP-SGD baseline at ``results``; raise :class:`FedprivError` naming ``baseline.results`` when the
     path is missing, holds no DP-SGD rows, or holds several DP-SGD settings."""
-    from fedpriv.report.scores import class_means, dp_settings, number
+    from fedpriv.report.baseline import dp_settings
+    from fedpriv.report.scores import class_means, number
 
     if results in (None, ""):
         raise FedprivError(f"{KEY}: must be set when objective={OBJECTIVE} (a DP-SGD trial's results.csv or a "

@@ -8,8 +8,8 @@ import pytest
 from fedpriv.record import read_results
 from fedpriv.report.collect import ReportError, collect
 from fedpriv.report.intervals import Estimate
-from fedpriv.report.scores import (advantage, best_per_class, class_order, dp_accuracy, dp_averages, mixed_settings,
-                                   select_baseline)
+from fedpriv.report.baseline import select_baseline
+from fedpriv.report.scores import (advantage, best_per_class, class_order, dp_accuracy, dp_averages, mixed_settings)
 from fedpriv.report.tables import best_table, dp_table
 from tests.report.sweeps import write_trial
 

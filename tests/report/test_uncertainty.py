@@ -8,7 +8,8 @@ import pytest
 from fedpriv.report import main
 from fedpriv.report.collect import collect
 from fedpriv.report.figures import advantage_heatmap
-from fedpriv.report.scores import advantage, best_per_class, select_baseline
+from fedpriv.report.baseline import select_baseline
+from fedpriv.report.scores import advantage, best_per_class
 from fedpriv.report.uncertainty import MIN_BOOTSTRAP_IMAGES, load_image_outcomes
 from tests.report.sweeps import write_trial
 
