@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,7 +26,7 @@ from fedpriv.defenses.base import NoDefense
 from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
 from fedpriv.record import IMAGES_FILE, save_reconstruction_grid, save_samples, write_outcomes, write_results
-from fedpriv.record.results import objective_of
+from fedpriv.record.results import objective_of, summary_of
 from fedpriv.training.builders import build_model, model_name, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
@@ -112,7 +111,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         if cfg.record.grid:
             grid_path = output_dir / "reconstructions.png"
             save_reconstruction_grid(grid_path, images, limit=cfg.record.grid_images)
-        summary = _summary(rows)
+        summary = summary_of(rows)
         logger.log_trial(rows=rows, grid=grid_path, summary=summary)
         # Last, and atomically: a results file means a finished trial, which a relaunched sweep skips.
         results_path = write_results(output_dir / cfg.record.results_file, rows)
@@ -290,14 +289,3 @@ def _labels(cfg, dataset: str, protocol, defense, attack) -> dict:
 def _victim_trained(cfg) -> bool:
     return bool(cfg.victim.checkpoint) or cfg.victim.train_epochs > 0 or cfg.fl.get("rounds", 0) > 0
 
-
-def _summary(rows: list[dict]) -> dict[str, float]:
-    """Means over classes, weighted equally (as the seed papers average per-class accuracies)."""
-    summary = {}
-    for key in ("ma", "aa", "psnr", "ssim", "lpips", "mse", "label_acc"):
-        values = [r[key] for r in rows if r.get(key) is not None and math.isfinite(r[key])]
-        if values:
-            summary[key] = sum(values) / len(values)
-    if "ma" in summary and "aa" in summary:
-        summary["ma_minus_aa"] = summary["ma"] - summary["aa"]
-    return summary

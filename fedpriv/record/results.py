@@ -63,11 +63,22 @@ def objective_of(path: str | os.PathLike, objective: str, *, baseline: str | Non
 
         return advantage_objective(rows, load_baseline(baseline))
 
-    def mean(key: str) -> float:
+    return summary_of(rows).get(objective, float("nan"))
+
+
+SUMMARY_KEYS = ("ma", "aa", "psnr", "ssim", "lpips", "mse", "label_acc")
+
+
+def summary_of(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Means over classes, weighted equally (as the seed papers average per-class accuracies), of the rows as a
+    trial makes them or as read back from its results file; ``ma_minus_aa`` when both are there."""
+    rows = list(rows)
+    summary = {}
+    for key in SUMMARY_KEYS:
         values = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
         values = [v for v in values if math.isfinite(v)]
-        return sum(values) / len(values) if values else float("nan")
-
-    if objective == "ma_minus_aa":
-        return mean("ma") - mean("aa")
-    return mean(objective)
+        if values:
+            summary[key] = sum(values) / len(values)
+    if "ma" in summary and "aa" in summary:
+        summary["ma_minus_aa"] = summary["ma"] - summary["aa"]
+    return summary
