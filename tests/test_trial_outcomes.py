@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fedpriv.defenses.base import NoDefense
 from fedpriv.record import IMAGES_FILE, read_outcomes, read_results
 from fedpriv.trial import run_trial
 
@@ -32,3 +33,19 @@ def test_dp_rows_say_whether_the_shared_update_was_noised():
     assert "noisy_update" in COLUMNS
     assert DPSGD(noisy_update=False).describe(0)["noisy_update"] is False
     assert DPSGD().describe(0)["noisy_update"] is True
+
+
+def test_rows_hold_each_class_worst_case_over_its_images(compose_cfg, tmp_path, lpips_backbone):
+    # psnr_max and lpips_min are the best-reconstructed image of each class, not its mean.
+    output = run_trial(compose_cfg(*TINY, f"metrics.lpips.backbone={lpips_backbone}"), output_dir=tmp_path)
+    images = read_outcomes(tmp_path / IMAGES_FILE)
+    for row in read_results(output.results_path):
+        mine = [r for r in images if r["class_id"] == row["class_id"]]
+        psnr, lpips = [float(r["psnr"]) for r in mine], [float(r["lpips"]) for r in mine]
+        assert psnr[0] != pytest.approx(psnr[1], abs=1e-3)     # two different images: max and mean differ
+        assert float(row["psnr_max"]) == pytest.approx(max(psnr), abs=1e-4)
+        assert float(row["psnr_max"]) > float(row["psnr"])
+        assert float(row["lpips_min"]) == pytest.approx(min(lpips), abs=1e-4)
+        assert float(row["lpips_min"]) < float(row["lpips"])
+        # The columns describing the defense are named on every row, so a report can group by them.
+        assert row["defense_columns"].split() == list(NoDefense().describe(int(row["class_id"])))

@@ -17,7 +17,7 @@ COLUMNS = [
     "psnr", "ssim", "lpips", "mse", "epsilon", "overrides",
     "trial_id", "class_id", "label_acc", "psnr_defended", "ssim_defended", "psnr_init", "attack_seconds",
     "batch_size", "iterations", "victim_trained", "victim_acc", "noise_multiplier", "max_grad_norm", "noisy_update",
-    "classifier_acc", "evaluator_acc",
+    "classifier_acc", "evaluator_acc", "psnr_max", "lpips_min", "defense_columns",
 ]
 
 
