@@ -19,6 +19,7 @@ from pathlib import Path
 from fedpriv.report import figures
 from fedpriv.report.baseline import dp_settings
 from fedpriv.report.scores import DEFENDED, magnitude_of, mean, number
+from fedpriv.report.settings import DefenseSetting
 
 # Where PSNR against the original and against the defended input tell different stories.
 DIVERGENCE_DB = 10.0
@@ -96,29 +97,25 @@ def similarity_figures(rows: list[dict[str, str]], out_dir: Path) -> list[tuple[
     return written
 
 
-def defended_divergence(rows: list[dict[str, str]], *, threshold: float = DIVERGENCE_DB) -> list[dict]:
-    """The (op, magnitude) cells whose reconstructions match the defended input by more than ``threshold`` dB
-    better than the original (means over classes), highest gap first."""
-    cells: dict[tuple[str, object], list[dict[str, float]]] = defaultdict(list)
-    for (_, op, magnitude), values in _cell_means(rows, ("psnr", "psnr_defended")).items():
-        if "psnr" in values and "psnr_defended" in values:
-            cells[(op, magnitude)].append(values)
+def defended_divergence(settings: list[DefenseSetting], *, threshold: float = DIVERGENCE_DB) -> list[dict]:
+    """The defense settings whose reconstructions match the defended input by more than ``threshold`` dB better
+    than the original (means over classes), highest gap first."""
     out = []
-    for (op, magnitude), values in cells.items():
-        psnr, defended = mean(v["psnr"] for v in values), mean(v["psnr_defended"] for v in values)
-        if defended - psnr > threshold:
-            out.append({"op": op, "magnitude": magnitude, "psnr": psnr, "psnr_defended": defended})
-    return sorted(out, key=lambda c: (-(c["psnr_defended"] - c["psnr"]), c["op"], c["magnitude"]))
+    for setting in settings:
+        psnr, defended = _class_mean(setting.rows, "psnr"), _class_mean(setting.rows, "psnr_defended")
+        if psnr is not None and defended is not None and defended - psnr > threshold:
+            out.append({"setting": setting.label, "psnr": psnr, "psnr_defended": defended})
+    return sorted(out, key=lambda c: (-(c["psnr_defended"] - c["psnr"]), c["setting"]))
 
 
 def divergence_section(cells: list[dict]) -> str:
-    """Markdown explaining ``psnr`` against ``psnr_defended`` for the cells where they diverge."""
-    listing = ", ".join(f"{c['op']} M{c['magnitude']} ({c['psnr']:.1f} dB vs {c['psnr_defended']:.1f} dB "
-                        f"against the defended input)" for c in cells)
-    return (f"In {len(cells)} (op, magnitude) cell{'s' * (len(cells) != 1)}, the reconstructions are more than "
+    """Markdown explaining ``psnr`` against ``psnr_defended`` for the settings where they diverge."""
+    listing = ", ".join(f"{c['setting']} ({c['psnr']:.1f} dB vs {c['psnr_defended']:.1f} dB against the defended "
+                        f"input)" for c in cells)
+    return (f"In {len(cells)} defense setting{'s' * (len(cells) != 1)}, the reconstructions are more than "
             f"{DIVERGENCE_DB:g} dB closer to the defended input than to the original (`psnr_defended` against "
             f"`psnr`, means over classes): {listing}.\n\n"
             "There the attack recovered the defended input, i.e. the transformed image the client shared. Its low "
             "PSNR against the original reflects the transformation (an inverted or solarized image is far from the "
-            "original pixel by pixel), not privacy: the private content may be perfectly legible. Judge these cells "
-            "by `psnr_defended`, the reconstructions themselves (montages) and attack accuracy (AA).\n")
+            "original pixel by pixel), not privacy: the private content may be perfectly legible. Judge these "
+            "settings by `psnr_defended`, the reconstructions themselves (montages) and attack accuracy (AA).\n")

@@ -14,7 +14,9 @@ from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
 from fedpriv.report.policy import policy_table
 from fedpriv.report.baseline import DpSetting, dp_settings
-from fedpriv.report.uncertainty import interval_note, load_image_outcomes
+from fedpriv.report.defense_table import SIMILARITY, defense_table
+from fedpriv.report.settings import DefenseSetting, defense_settings, other_differences
+from fedpriv.report.uncertainty import interval_note, load_image_outcomes, load_image_values
 from fedpriv.utils.io import atomic_write_text
 
 MERGED = "merged_results.csv"
@@ -43,10 +45,11 @@ def _references(rows: list[dict], baseline: DpSetting | None) -> dict[str, tuple
     return references
 
 
-def _similarity(rows: list[dict], document: ReportDocument, out_dir: Path, baseline: DpSetting | None) -> list[str]:
+def _similarity(rows: list[dict], document: ReportDocument, out_dir: Path, baseline: DpSetting | None,
+                settings: list[DefenseSetting]) -> list[str]:
     """PSNR/SSIM/LPIPS curves, the reading of PSNR under transformations, and how to add missing references."""
     document.figures += leakage.similarity_figures(rows, out_dir)
-    diverged = leakage.defended_divergence(rows)
+    diverged = leakage.defended_divergence(settings)
     if diverged:
         document.sections.append(("PSNR against the original and against the defended input",
                                   leakage.divergence_section(diverged)))
@@ -74,6 +77,14 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     atomic_write_text(out_dir / MERGED, _merged(collection))
     written.append(MERGED)
 
+    settings = defense_settings(rows)
+    similarity = {column: load_image_values(collection.trials, column) for column, _ in SIMILARITY}
+    document.tables.append(defense_table(settings, images, similarity))
+    averaged = other_differences(settings)
+    if averaged:
+        notes.append(f"trials of one defense setting also differ in {', '.join(averaged)}; the defense settings "
+                     f"table averages over them (run the report on one value at a time to separate them)")
+
     accuracy = scores.dp_accuracy(rows, images)
     if accuracy:
         averages = scores.dp_averages(rows, images)
@@ -92,7 +103,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
         document.figures.append(("accuracy_vs_magnitude.png", "MA and AA against magnitude, mean over classes"))
     else:
         notes.append("no augmentation trials (defense=augment or augment_per_class): no advantage scores or curves")
-    notes += _similarity(rows, document, out_dir, baseline)
+    notes += _similarity(rows, document, out_dir, baseline, settings)
 
     mixed = scores.mixed_settings(rows)
     if mixed:

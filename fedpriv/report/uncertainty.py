@@ -11,6 +11,9 @@ before trials wrote it) or too few images for a bootstrap, from the stored rates
 - a mean over classes: the bootstrap stratified by class under the same condition; else MOVER over the classes
   when each has that many images; else Wilson's interval on the images of all classes pooled (conservative: it
   ignores that classes differ).
+- a mean over classes of a similarity metric (PSNR, SSIM, LPIPS): the stratified bootstrap over images as above;
+  with fewer images, the normal interval on the images pooled; without per-image values, Student's t over the
+  trials (the spread of repeated seeds), or no interval for a single trial.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm, t
 
 from fedpriv.record import IMAGES_FILE, read_outcomes
 from fedpriv.report.intervals import (CONFIDENCE, Estimate, bonferroni, bootstrap_interval, combined_interval,
@@ -157,3 +161,62 @@ def interval_note(methods: set[str], *, images_missing: int) -> str:
         text += (f" {images_missing} trial(s) have no images.csv (run before trials wrote it): their intervals come "
                  "from the stored rates and n (a binomial approximation), not from the images themselves.")
     return text
+
+
+# Similarity metrics: (trial_id, class_id) -> each image's value of one column of images.csv.
+ImageValues = dict[tuple[str, str], np.ndarray]
+
+
+def load_image_values(trials, column: str) -> ImageValues:
+    """Each image's ``column`` (``psnr``, ``ssim``, ``lpips``) from every trial that wrote it to ``images.csv``;
+    a (trial, class) with an empty or non-finite cell is left out (its rows fall back to their stored means)."""
+    table: dict[tuple[str, str], list] = defaultdict(list)
+    for trial in trials:
+        path = trial.directory / IMAGES_FILE
+        if path.is_file():
+            for row in read_outcomes(path):
+                table[(trial.trial_id, str(row["class_id"]))].append(_number(row.get(column)))
+    return {key: np.asarray(v, dtype=float) for key, v in table.items()
+            if all(x is not None for x in v) and np.isfinite(v).all()}
+
+
+def metric_mean(rows: list[dict[str, str]], column: str, images: ImageValues | None = None, *,
+                seed: int = SEED) -> Estimate | float | None:
+    """The mean over classes (weighted equally) of a similarity metric, each class the mean of its rows, with a
+    95% interval: the bootstrap over images stratified by class when every row's images are known, at least
+    :data:`MIN_BOOTSTRAP_IMAGES` per class; with fewer, the normal interval on all those images pooled; without
+    per-image values, Student's t over the trials (each trial's mean over its classes), the spread of repeated
+    seeds. A plain float when no interval can be made (one trial without images.csv, an infinite PSNR of an
+    exact reconstruction); None when no row has the column."""
+    by_class: dict[str, list] = defaultdict(list)
+    by_trial: dict[str, list] = defaultdict(list)
+    for row in rows:
+        value = _number(row.get(column))
+        if value is not None:
+            key = (row.get("trial_id") or "", str(row.get("class_id") or ""))
+            by_class[row.get("class", "")].append((value, key))
+            by_trial[key[0]].append(value)
+    if not by_class:
+        return None
+    value = float(np.mean([np.mean([v for v, _ in members]) for members in by_class.values()]))
+    if not np.isfinite(value):
+        return value
+    keys = [[key for _, key in members] for members in by_class.values()]
+    if images is not None and all(key in images for group in keys for key in group):
+        pooled = [np.concatenate([images[key] for key in group]) for group in keys]
+        n = sum(len(p) for p in pooled)
+        if all(len(p) >= MIN_BOOTSTRAP_IMAGES for p in pooled):
+            statistic = lambda resampled: np.mean([s.mean(-1) for s in resampled], axis=0)
+            boot = bootstrap_interval(pooled, statistic, seed=seed)
+            return Estimate(value, boot.low, boot.high, n, "bootstrap")
+        return _spread(value, np.concatenate(pooled), "normal")
+    return _spread(value, np.asarray([np.mean(values) for values in by_trial.values()]), "t")
+
+
+def _spread(value: float, observations: np.ndarray, method: str) -> Estimate | float:
+    n = len(observations)
+    if n < 2:
+        return value
+    z = float(norm.ppf(0.5 + CONFIDENCE / 2)) if method == "normal" else float(t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+    half = z * float(observations.std(ddof=1)) / np.sqrt(n)
+    return Estimate(value, value - half, value + half, n, method)

@@ -19,7 +19,7 @@ from tests.report.sweeps import write_multirun, write_trial
 
 CLASSES = ["cat", "dog", "fox"]
 OPS, MAGNITUDES = ("invert", "solarize"), (1, 5, 9)
-TABLES = ["dp_table", "best_per_class", "advantage"]
+TABLES = ["defense_settings", "dp_table", "best_per_class", "advantage"]
 FIGURES = ["advantage_heatmap.png", "advantage_components.png", "accuracy_vs_magnitude.png",
            "montage_invert.png", "montage_solarize.png"]
 
