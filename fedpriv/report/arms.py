@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedpriv.report.collect import override_tokens
+from fedpriv.report.roles import DP, REFERENCES, UNDEFENDED
 
-REFERENCE_DEFENSES = ("none", "dpsgd")
+REFERENCE_DEFENSES = REFERENCES
 DP_SIGMAS = "0.5,1.0"
 
 
@@ -63,29 +64,29 @@ def missing_arms_section(rows: list[dict[str, str]], sweeps: list[str], *, basel
     common = arm_overrides([r for r in rows if r.get("defense") not in REFERENCE_DEFENSES])
     first = sweeps[0].rstrip("/")
     commands, folders, after = [], [], ""
-    if "none" in missing:
+    if UNDEFENDED in missing:
         folders.append(f"{first}-none")
-        commands.append(" ".join(["python -m fedpriv.sweep -m", *map(_quote, common), "defense=none",
+        commands.append(" ".join(["python -m fedpriv.sweep -m", *map(_quote, common), f"defense={UNDEFENDED}",
                                   f"hydra.sweep.dir={folders[-1]}"]))
-    preset = _dp_preset(common) if "dpsgd" in missing else None
-    if "dpsgd" in missing:
+    preset = _dp_preset(common) if DP in missing else None
+    if DP in missing:
         folders.append(f"{first}-dpsgd")
         if preset:
             arm = [f"experiment={preset}" if t.startswith("experiment=") else t for t in common]
         else:
-            arm = [*common, "defense=dpsgd", f"defense.noise_multiplier={DP_SIGMAS}"]
+            arm = [*common, f"defense={DP}", f"defense.noise_multiplier={DP_SIGMAS}"]
         commands.append(" ".join(["python -m fedpriv.sweep -m", *map(_quote, arm), f"hydra.sweep.dir={folders[-1]}"]))
     report = " ".join(["python -m fedpriv.report", *map(_quote, sweeps), *folders])
-    if baseline or ("dpsgd" in missing and not preset):
+    if baseline or (DP in missing and not preset):
         report += " --baseline " + _quote(baseline or f"defense.noise_multiplier={DP_SIGMAS.split(',')[0]}")
     elif preset:
         # The preset's comment names its advantage baseline (seed 000: sigma 0.5 on CIFAR-10, 0.2 on CIFAR-100).
         after = (f"`{preset}` sweeps several noise multipliers: the report lists them and asks which one is the "
                  f"advantage-score baseline (`--baseline \"defense.noise_multiplier=<sigma>\"`; the preset's file "
                  f"names the paper's).\n")
-    names = " and no ".join({"none": "no-defense (`defense=none`)", "dpsgd": "DP-SGD"}[m] + " trials" for m in missing)
+    names = " and no ".join({UNDEFENDED: f"no-defense (`defense={UNDEFENDED}`)", DP: "DP-SGD"}[m] + " trials" for m in missing)
     return (f"These results have no {names}, so the figures have no {'such ' * (len(missing) < 2)}reference "
-            f"lines{' and there are no advantage scores' if 'dpsgd' in missing else ''}. Add "
+            f"lines{' and there are no advantage scores' if DP in missing else ''}. Add "
             f"{'them' if len(missing) > 1 else 'it'} with the sweep's own command, the defense replaced (a preset's "
             f"grid over the old defense's keys is left out), then report all folders together:\n\n"
             "```bash\n" + "\n".join(commands + [report]) + "\n```\n" + (f"\n{after}" if after else ""))

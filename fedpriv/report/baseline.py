@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fedpriv.report.cells import mean, number
 from fedpriv.report.collect import ReportError, override_tokens
+from fedpriv.report.roles import DP
 
 # A seed does not change what is measured, only the draw; rows differing only in seed are one setting.
 _NOT_SETTING = ("seed",)
@@ -40,7 +41,7 @@ def dp_settings(rows: list[dict[str, str]]) -> list[DpSetting]:
     groups: dict[tuple, DpSetting] = {}
     typed: dict[tuple, list[tuple[tuple[str, object], str]]] = {}
     for row in rows:
-        if row.get("defense") != "dpsgd":
+        if row.get("defense") != DP:
             continue
         tokens = _setting_tokens(row)
         key = tuple(sorted((norm for norm, _ in tokens), key=repr))
@@ -51,7 +52,7 @@ def dp_settings(rows: list[dict[str, str]]) -> list[DpSetting]:
     shared = set.intersection(*(set(key) for key in groups)) if groups else set()
     for key, setting in groups.items():
         own = [text for norm, text in typed[key] if norm not in shared]
-        setting.label = " ".join(own) or setting.overrides or "defense=dpsgd"
+        setting.label = " ".join(own) or setting.overrides or f"defense={DP}"
     return sorted(groups.values(), key=lambda s: (s.noise_multiplier or 0.0, s.overrides))
 
 

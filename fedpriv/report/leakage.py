@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fedpriv.report import figures
 from fedpriv.report.baseline import dp_settings
+from fedpriv.report.roles import UNDEFENDED
 from fedpriv.report.scores import DEFENDED, magnitude_of, mean, number
 from fedpriv.report.settings import DefenseSetting
 
@@ -72,7 +73,7 @@ def _class_mean(rows: list[dict[str, str]], column: str) -> float | None:
 def similarity_references(rows: list[dict[str, str]], column: str) -> dict[str, float]:
     """Horizontal reference lines: no defense, and every DP-SGD setting present (mean over classes)."""
     references = {}
-    plain = _class_mean([r for r in rows if r.get("defense") == "none"], column)
+    plain = _class_mean([r for r in rows if r.get("defense") == UNDEFENDED], column)
     if plain is not None:
         references["no defense"] = plain
     for setting in dp_settings(rows):

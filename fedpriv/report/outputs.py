@@ -13,6 +13,7 @@ from fedpriv.report.fairness import baseline_problems
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
 from fedpriv.report.policy import policy_table
+from fedpriv.report.roles import UNDEFENDED
 from fedpriv.report.baseline import DpSetting, dp_settings
 from fedpriv.report.defense_table import SIMILARITY, defense_table
 from fedpriv.report.settings import DefenseSetting, defense_settings, other_differences
@@ -39,7 +40,7 @@ def _references(rows: list[dict], baseline: DpSetting | None) -> dict[str, tuple
     if baseline is not None:
         dp = scores.class_means(baseline.rows).values()
         references[f"DP-SGD ({baseline.label})"] = (scores.mean(v[0] for v in dp), scores.mean(v[1] for v in dp))
-    plain = scores.class_means([r for r in rows if r.get("defense") == "none"]).values()
+    plain = scores.class_means([r for r in rows if r.get("defense") == UNDEFENDED]).values()
     if plain:
         references["no defense"] = (scores.mean(v[0] for v in plain), scores.mean(v[1] for v in plain))
     return references
@@ -77,10 +78,10 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     atomic_write_text(out_dir / MERGED, _merged(collection))
     written.append(MERGED)
 
-    settings = defense_settings(rows)
+    defended = defense_settings(rows)
     similarity = {column: load_image_values(collection.trials, column) for column, _ in SIMILARITY}
-    document.tables.append(defense_table(settings, images, similarity))
-    averaged = other_differences(settings)
+    document.tables.append(defense_table(defended, images, similarity))
+    averaged = other_differences(defended)
     if averaged:
         notes.append(f"trials of one defense setting also differ in {', '.join(averaged)}; the defense settings "
                      f"table averages over them (run the report on one value at a time to separate them)")
@@ -103,7 +104,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
         document.figures.append(("accuracy_vs_magnitude.png", "MA and AA against magnitude, mean over classes"))
     else:
         notes.append("no augmentation trials (defense=augment or augment_per_class): no advantage scores or curves")
-    notes += _similarity(rows, document, out_dir, baseline, settings)
+    notes += _similarity(rows, document, out_dir, baseline, defended)
 
     mixed = scores.mixed_settings(rows)
     if mixed:

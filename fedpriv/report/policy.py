@@ -15,11 +15,12 @@ from fedpriv.errors import FedprivError
 from fedpriv.report import scores
 from fedpriv.report.collect import Collection, Trial
 from fedpriv.report.baseline import DpSetting
+from fedpriv.report.roles import SINGLE_OP
 from fedpriv.report.tables import Table
 from fedpriv.sweeping.study import read_study_manifest
 
 NAME = "policy_search"
-GRID_DEFENSE = "augment"
+GRID_DEFENSE = SINGLE_OP
 
 
 def search_trials(collection: Collection) -> tuple[list[Trial], list[dict]]:

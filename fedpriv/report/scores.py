@@ -12,9 +12,10 @@ from collections import defaultdict
 from fedpriv.report.cells import class_order, magnitude_of, mean, number  # noqa: F401  (also the report's API)
 from fedpriv.report.collect import override_tokens
 from fedpriv.report.intervals import Estimate
+from fedpriv.report.roles import AUGMENTATION, DP, UNDEFENDED
 from fedpriv.report.uncertainty import ImageOutcomes, advantage_estimate, class_mean, class_outcome, class_outcomes
 
-DEFENDED = ("augment", "augment_per_class")
+DEFENDED = AUGMENTATION
 
 
 # ---- accuracies per class ------------------------------------------------------------------------------------
@@ -32,9 +33,9 @@ def class_means(rows: list[dict[str, str]]) -> dict[str, tuple[float, float]]:
 def _dp_columns(rows: list[dict[str, str]]) -> dict[object, list]:
     columns: dict[object, list] = defaultdict(list)
     for row in rows:
-        if row.get("defense") == "none":
+        if row.get("defense") == UNDEFENDED:
             columns["original"].append(row)
-        elif row.get("defense") == "dpsgd" and number(row.get("noise_multiplier")) is not None:
+        elif row.get("defense") == DP and number(row.get("noise_multiplier")) is not None:
             columns[number(row["noise_multiplier"])].append(row)
     return columns
 

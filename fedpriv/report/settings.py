@@ -59,7 +59,7 @@ def describing_columns(rows: list[dict[str, str]]) -> dict[str, tuple[str, ...]]
     return {defense: tuple(columns) for defense, columns in named.items()}
 
 
-def _short(column: str, value: str) -> str:
+def short_label(column: str, value: str) -> str:
     # Seed 000 names an augmentation policy "Op (Mm)"; its columns read that way here too.
     if column == "op":
         return value
@@ -79,7 +79,7 @@ class DefenseSetting:
     @property
     def label(self) -> str:
         """``prune p=0.7``, ``augment solarize M9``, ``none``."""
-        return " ".join([self.defense, *(_short(c, v) for c, v in self.values.items())])
+        return " ".join([self.defense, *(short_label(c, v) for c, v in self.values.items())])
 
     @property
     def trials(self) -> int:
