@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from fedpriv.defenses.base import NoDefense
@@ -49,3 +51,31 @@ def test_rows_hold_each_class_worst_case_over_its_images(compose_cfg, tmp_path, 
         assert float(row["lpips_min"]) < float(row["lpips"])
         # The columns describing the defense are named on every row, so a report can group by them.
         assert row["defense_columns"].split() == list(NoDefense().describe(int(row["class_id"])))
+
+
+class Labelled(NoDefense):
+    """A defense no part of fedpriv knows by name: it changes nothing and describes itself by ``level``."""
+
+    name = "labelled"
+    columns = ("level",)
+
+    def __init__(self, level: int = 1):
+        self.level = level
+
+    def describe(self, class_id=None):
+        return {"level": self.level}
+
+
+def test_a_new_defense_reaches_the_report_with_its_columns(compose_cfg, tmp_path):
+    from fedpriv.report import main
+
+    overrides = [*TINY, f"defense._target_={__name__}.Labelled", "+defense.level=7"]
+    output = run_trial(compose_cfg(*overrides), output_dir=tmp_path / "trial")
+    rows = read_results(output.results_path)
+    assert {(r["defense"], r["level"], r["defense_columns"]) for r in rows} == {("labelled", "7", "level")}
+    assert main([str(tmp_path / "trial"), "--out", str(tmp_path / "report")]) == 0
+    with open(tmp_path / "report" / "defense_settings.csv", newline="") as f:
+        (setting,) = list(csv.DictReader(f))
+    assert (setting["defense"], setting["level"], setting["trials"], setting["images"]) == ("labelled", "7", "1", "6")
+    assert float(setting["MA"]) == pytest.approx(100 * sum(float(r["ma"]) for r in rows) / 3, abs=1e-3)
+    assert float(setting["PSNR max"]) == pytest.approx(max(float(r["psnr_max"]) for r in rows), abs=1e-3)
