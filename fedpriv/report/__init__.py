@@ -1,9 +1,10 @@
 """``python -m fedpriv.report SWEEP_DIR [...]``: tables and figures from whatever trials of a sweep have finished.
 
 Finds every ``results.csv`` under the sweep folders, says how many trials are still missing, and writes the
-merged results, utility and leakage per setting of every defense (whatever its name), seed 000's DP table, advantage scores over a DP-SGD baseline with the best three augmentations
-per class (every number with its 95% interval; a baseline that defended nothing is marked), figures and a
-``report.md`` into ``<first sweep dir>/report/`` (or ``--out``). Results of several setups (dataset, model,
+merged results, utility and leakage per setting of every defense (whatever its name), seed 000's DP table,
+advantage scores over a DP-SGD baseline with the best three augmentations per class (every number with its 95%
+interval; a baseline that defended nothing is marked), figures and a ``report.md`` into
+``<first sweep dir>/report/`` (or ``--out``). Results of several setups (dataset, model,
 attack, ...) are refused, or with ``--allow-mixed`` reported one setup per subfolder.
 """
 
@@ -21,8 +22,9 @@ PROG = "fedpriv-report"
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG, description="Tables and figures from whatever trials of fedpriv sweeps have finished: merged "
-                               "results, utility and leakage per defense setting, the DP-SGD table, advantage scores over a DP baseline, the best "
-                               "augmentations per class, figures and report.md.")
+                               "results, utility and leakage per defense setting, the DP-SGD table, advantage "
+                               "scores over a DP baseline, the best augmentations per class, figures and "
+                               "report.md.")
     p.add_argument("sweep_dir", nargs="+", help="sweep folders (searched recursively for results.csv)")
     p.add_argument("--baseline", metavar="OVERRIDES",
                    help="the DP-SGD run to score against, as key=value tokens of its overrides, e.g. "

@@ -84,7 +84,8 @@ def missing_arms_section(rows: list[dict[str, str]], sweeps: list[str], *, basel
         after = (f"`{preset}` sweeps several noise multipliers: the report lists them and asks which one is the "
                  f"advantage-score baseline (`--baseline \"defense.noise_multiplier=<sigma>\"`; the preset's file "
                  f"names the paper's).\n")
-    names = " and no ".join({UNDEFENDED: f"no-defense (`defense={UNDEFENDED}`)", DP: "DP-SGD"}[m] + " trials" for m in missing)
+    described = {UNDEFENDED: f"no-defense (`defense={UNDEFENDED}`)", DP: "DP-SGD"}
+    names = " and no ".join(described[m] + " trials" for m in missing)
     return (f"These results have no {names}, so the figures have no {'such ' * (len(missing) < 2)}reference "
             f"lines{' and there are no advantage scores' if DP in missing else ''}. Add "
             f"{'them' if len(missing) > 1 else 'it'} with the sweep's own command, the defense replaced (a preset's "

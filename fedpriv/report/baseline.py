@@ -92,7 +92,7 @@ def select_baseline(rows: list[dict[str, str]], baseline: str | None) -> DpSetti
         raise ReportError(f"--baseline \"{baseline}\" must be key=value tokens separated by spaces, "
                           f"e.g. \"defense.noise_multiplier=0.5\"")
     if not settings:
-        raise ReportError(f"--baseline \"{baseline}\": the results hold no DP-SGD trials (defense=dpsgd)")
+        raise ReportError(f"--baseline \"{baseline}\": the results hold no DP-SGD trials (defense={DP})")
     chosen = []
     for setting in settings:
         picked = []

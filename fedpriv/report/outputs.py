@@ -13,7 +13,7 @@ from fedpriv.report.fairness import baseline_problems
 from fedpriv.report.markdown import ReportDocument, table_document
 from fedpriv.report.montage import montages
 from fedpriv.report.policy import policy_table
-from fedpriv.report.roles import UNDEFENDED
+from fedpriv.report.roles import AUGMENTATION, DP, UNDEFENDED
 from fedpriv.report.baseline import DpSetting, dp_settings
 from fedpriv.report.defense_table import SIMILARITY, defense_table
 from fedpriv.report.settings import DefenseSetting, defense_settings, other_differences
@@ -96,14 +96,14 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
             notes.append("some DP-SGD settings share a noise multiplier; the DP table averages them in one column "
                          "(advantage scores use only the --baseline setting)")
     else:
-        notes.append("no DP-SGD or undefended (defense=none) trials: no DP table")
+        notes.append(f"no DP-SGD or undefended (defense={UNDEFENDED}) trials: no DP table")
 
     curves = scores.accuracy_by_magnitude(rows)
     if curves:
         figures.accuracy_curves(curves, out_dir / "accuracy_vs_magnitude.png", references=_references(rows, baseline))
         document.figures.append(("accuracy_vs_magnitude.png", "MA and AA against magnitude, mean over classes"))
     else:
-        notes.append("no augmentation trials (defense=augment or augment_per_class): no advantage scores or curves")
+        notes.append(f"no augmentation trials (defense={' or '.join(AUGMENTATION)}): no advantage scores or curves")
     notes += _similarity(rows, document, out_dir, baseline, defended)
 
     mixed = scores.mixed_settings(rows)
@@ -111,7 +111,7 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
         notes.append(f"the augmentation trials also differ in {', '.join(mixed)}; curves and scores average over "
                      f"them (run the report on one setting at a time to separate them)")
     if curves and baseline is None:
-        notes.append("no DP-SGD trials (defense=dpsgd): no advantage scores")
+        notes.append(f"no DP-SGD trials (defense={DP}): no advantage scores")
     elif curves:
         advantage = scores.advantage(rows, baseline.rows, images=images)
         unfair = baseline_problems(baseline.rows, [r for r in rows if r.get("defense") in scores.DEFENDED])

@@ -83,7 +83,7 @@ def policy_table(collection: Collection, baseline: DpSetting | None, classes: li
                    "grid magnitude", "grid advantage"],
                   note=f"Found: each class's best (op, magnitude) over the {len(trials)} finished trials of the "
                        f"search (budget {budget}); candidates: distinct (op, magnitude) it scored for the class. "
-                       f"Grid: the best single-op trial (defense=augment) of the grids given to the report. "
+                       f"Grid: the best single-op trial (defense={GRID_DEFENSE}) of the grids given to the report. "
                        f"Advantage in percentage points over the DP baseline; higher is better.")
     for name in classes:
         if name not in found and name not in grid:
@@ -101,5 +101,6 @@ def policy_table(collection: Collection, baseline: DpSetting | None, classes: li
         table.rows.append(["average", None, None, scores.mean(r[3] for r in table.rows), None, None, None,
                            scores.mean(r[7] for r in table.rows)])
     if not grid:
-        notes.append("policy search: no single-op grid trials (defense=augment) given: the grid columns are empty")
+        notes.append(f"policy search: no single-op grid trials (defense={GRID_DEFENSE}) given: the grid columns are "
+                     "empty")
     return table
