@@ -13,6 +13,7 @@ from PIL import Image
 from fedpriv.record import IMAGES_FILE, write_outcomes
 from fedpriv.report import main
 from fedpriv.report.collect import collect
+from fedpriv.report.defense_table import defense_table
 from fedpriv.report.settings import defense_settings, describing_columns
 from fedpriv.report.uncertainty import load_image_values, metric_mean
 from tests.report.sweeps import write_trial
@@ -127,6 +128,9 @@ def test_similarity_interval_bootstraps_the_images_when_there_are_enough(tmp_pat
     assert estimate.value == pytest.approx((psnr[0].mean() + psnr[1].mean()) / 2)
     # The standard error of a mean of two class means of 40 images with sd 2: 2 / sqrt(80), about 0.22 dB.
     assert 0.6 < estimate.high - estimate.low < 1.2 and estimate.contains(estimate.value)
+    # Rows written before they held the worst case fall back to the images themselves.
+    table = defense_table(defense_settings(rows), images={"psnr": load_image_values(collect([tmp_path]).trials, "psnr")})
+    assert table.rows[0][table.columns.index("PSNR max")] == pytest.approx(max(psnr[1]))
 
 
 def test_the_report_roles_are_the_defense_classes_names():
