@@ -74,9 +74,11 @@ def montage_groups(trials: list[Trial]) -> list[MontageGroup]:
         axis = _axis([setting for _, setting in found], columns[defense])
         sort = lambda item: number(item[1].get(axis)) if axis else 0.0
         for trial, setting in sorted(found, key=sort):
-            fixed = " ".join(short_label(c, v) for c, v in setting.items() if c != axis)
+            label = " ".join(short_label(c, v) for c, v in setting.items() if c != axis)
+            # Without a numeric axis all the defense's settings share one montage, a row each.
+            fixed = label if axis else ""
             group = groups.setdefault((defense, fixed), MontageGroup(defense, fixed, axis))
-            name = short_label(axis, setting[axis]) if axis else (fixed or "as run")
+            name = short_label(axis, setting[axis]) if axis else (label or "as run")
             group.rows.setdefault(name, trial)
     return list(groups.values())
 

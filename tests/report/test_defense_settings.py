@@ -129,7 +129,8 @@ def test_similarity_interval_bootstraps_the_images_when_there_are_enough(tmp_pat
     # The standard error of a mean of two class means of 40 images with sd 2: 2 / sqrt(80), about 0.22 dB.
     assert 0.6 < estimate.high - estimate.low < 1.2 and estimate.contains(estimate.value)
     # Rows written before they held the worst case fall back to the images themselves.
-    table = defense_table(defense_settings(rows), images={"psnr": load_image_values(collect([tmp_path]).trials, "psnr")})
+    images = {"psnr": load_image_values(collect([tmp_path]).trials, "psnr")}
+    table = defense_table(defense_settings(rows), images=images)
     assert table.rows[0][table.columns.index("PSNR max")] == pytest.approx(max(psnr[1]))
 
 
@@ -139,3 +140,18 @@ def test_the_report_roles_are_the_defense_classes_names():
 
     assert (roles.UNDEFENDED, roles.DP, roles.SINGLE_OP) == (NoDefense.name, DPSGD.name, Augment.name)
     assert roles.AUGMENTATION == (Augment.name, AugmentPerClass.name)
+
+
+def test_montages_follow_each_defense_numeric_column_or_list_its_settings(tmp_path):
+    from fedpriv.report.montage import montage_groups
+
+    for name, columns in {"a": {"kind": "gauss"}, "b": {"kind": "laplace"}}.items():
+        write_trial(tmp_path / name, f"defense=noise defense.kind={columns['kind']}", {"cat": (0.5, 0.5)},
+                    defense="noise", samples=True, columns={**columns, "defense_columns": "kind"})
+    for op in ("invert", "solarize"):
+        for magnitude in (9, 1):
+            write_trial(tmp_path / f"{op}{magnitude}", f"defense=augment defense.op={op} defense.magnitude={magnitude}",
+                        {"cat": (0.5, 0.5)}, defense="augment", op=op, magnitude=magnitude, samples=True)
+    groups = {g.title: list(g.rows) for g in montage_groups(collect([tmp_path]).trials)}
+    assert groups == {"noise": ["kind=gauss", "kind=laplace"], "augment invert": ["M1", "M9"],
+                      "augment solarize": ["M1", "M9"]}
