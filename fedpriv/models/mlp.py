@@ -11,9 +11,22 @@ from typing import Annotated
 
 from torch import nn
 
-from fedpriv.config.constraints import Range
+from fedpriv.config.constraints import OneOf, Range
 from fedpriv.models.common import Activation, InShape, NumClasses
 from fedpriv.models.common import activation as make_activation
+
+
+NORMS = ("none", "batch", "group", "layer")
+
+
+def _norm(kind: str, units: int) -> list[nn.Module]:
+    if kind == "batch":
+        return [nn.BatchNorm1d(units)]
+    if kind == "group":
+        return [nn.GroupNorm(min(32, units), units)]
+    if kind == "layer":
+        return [nn.LayerNorm(units)]
+    return []
 
 
 class MLP(nn.Module):
@@ -24,6 +37,8 @@ class MLP(nn.Module):
         hidden: units of every hidden layer.
         depth: number of hidden layers.
         activation: non-linearity after each hidden layer.
+        norm: normalisation after each hidden linear layer: ``none`` (the textbook victim), ``batch``
+            (BatchNorm1d), ``group`` (GroupNorm over the hidden units, which DP-SGD can train) or ``layer``.
     """
 
     name = "mlp"
@@ -36,12 +51,13 @@ class MLP(nn.Module):
         hidden: Annotated[int, Range(1, 65536)] = 256,
         depth: Annotated[int, Range(1, 32)] = 2,
         activation: Activation = "relu",
+        norm: Annotated[str, OneOf(NORMS)] = "none",
     ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
         for _ in range(depth):
-            layers += [nn.Linear(width, hidden), make_activation(activation)]
+            layers += [nn.Linear(width, hidden), *_norm(norm, hidden), make_activation(activation)]
             width = hidden
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(width, num_classes)
