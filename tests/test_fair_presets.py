@@ -64,8 +64,9 @@ def test_arms_of_a_grid_share_network_norm_and_training(grid):
     shared = ("model", "norm", "width", "stem", "training.epochs", "victim.train_epochs")
     for key in shared:
         assert augmented[key] == undefended[key] == dp[key], f"{grid}: arms differ in {key}"
-    # GroupNorm from the start, so Opacus' BatchNorm fix leaves the DP arm's network as the others'.
-    assert augmented["norm"] == "group"
+    # GroupNorm (or no normalisation) from the start, so Opacus' BatchNorm fix leaves the DP arm's network as the
+    # others'.
+    assert augmented["norm"] in ("group", "none")
     assert augmented["victim.train_epochs"] == augmented["training.epochs"] > 0
 
 
@@ -77,7 +78,7 @@ def test_opacus_fix_leaves_the_preset_networks_unchanged():
     from omegaconf import OmegaConf
 
     nodes = {OmegaConf.to_yaml(_compose(grid).model): grid for grid in GRIDS}
-    assert len(nodes) >= 4      # ConvNet-16, ResNet-18 with either stem, VGG-11
+    assert len(nodes) >= 3      # the laptop MLP, ResNet-18, VGG-11
     for node, grid in nodes.items():
         model = instantiate(OmegaConf.create(node), in_shape=(3, 32, 32), num_classes=10)
         assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()), grid
