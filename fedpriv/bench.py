@@ -24,7 +24,6 @@ import torch
 
 from fedpriv.attacks import AttackProblem, InvertingGradients
 from fedpriv.attacks.engine import MatchingModule, initial_images, run_matching, step_milestones
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import psnr
 from fedpriv.models import ConvNet
@@ -44,7 +43,7 @@ def _problems(data, model, count, device):
     for i in range(count):
         j = i % len(data.test)
         x, y = data.normalize(data.test.images[j : j + 1]).to(device), data.test.labels[j : j + 1].to(device)
-        update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
+        update = FedSGD().shared_update(model, x, y)
         problems.append(AttackProblem(model=model, update=update, shape=tuple(data.shape), num_classes=data.num_classes,
                                       bounds=data.bounds(device), labels=y, seed=i, device=device))
     return problems

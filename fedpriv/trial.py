@@ -10,7 +10,6 @@ import copy
 import logging
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,8 +20,8 @@ from torch import Tensor
 from fedpriv.attacks.base import AttackProblem, ServerKnowledge
 from fedpriv.config.combinations import defense_input_problems
 from fedpriv.config.validate import ConfigError, validate
-from fedpriv.data.targets import make_batches, resolve_classes, select_targets
-from fedpriv.defenses.base import NoDefense
+from fedpriv.data.targets import TargetBatch, defended_batches, resolve_classes
+from fedpriv.defenses import NoDefense, UpdateDefense, build_defense
 from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
 from fedpriv.record import IMAGES_FILE, save_reconstruction_grid, save_samples, write_outcomes, write_results
@@ -65,7 +64,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
 
     dataset = _build(cfg.dataset, "dataset")
     protocol = _build(cfg.fl, "fl")
-    defense = _build(cfg.defense, "defense")
+    defense = build_defense(cfg.defense)
     attack = _build(cfg.attack, "attack")
     logger = _build(cfg.logger, "logger")
 
@@ -95,7 +94,8 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         evaluator, evaluator_meta = trained_model(
             "evaluator", model_cfg=cfg.evaluator.model, training_cfg=cfg.evaluator.training, defense=NoDefense(),
             epochs=cfg.evaluator.training.epochs, seed=cfg.evaluator.seed, **common)
-        batches = _defended_batches(cfg, data, class_ids, protocol, defense, seed)
+        batches = defended_batches(data, class_ids, cfg.targets, batch_size=protocol.batch_size, defense=defense,
+                                   seed=seed)
         # MA before anything is attacked, on the classifier itself: the victim below is always another object.
         model_correct = _model_correct(classifier, data, batches, device)
         victim = _victim(cfg, data, defense, classifier, common, seed, protocol)
@@ -131,7 +131,8 @@ def _victim(cfg, data, defense, classifier, common, seed, protocol):
     malicious server changes the weights, neither of which may reach the classifier that MA is measured on."""
     if protocol.federation.rounds > 0:
         victim, _ = round_victim(protocol.federation, model_cfg=cfg.model, dataset_cfg=cfg.dataset, data=data,
-                                 defense=defense, seed=seed, cache=common["cache"], device=common["device"])
+                                 defense=defense, defense_cfg=cfg.defense, seed=seed, cache=common["cache"],
+                                 device=common["device"])
     elif cfg.victim.checkpoint:
         victim = build_model(cfg.model, data, defense, seed=seed)
         load_weights(victim, cfg.victim.checkpoint)
@@ -156,54 +157,42 @@ def _server_knowledge(data, device, seed) -> ServerKnowledge:
                            public_images=data.normalize(data.train.images[pick]).to(device), device=device, seed=seed)
 
 
-def _defended_batches(cfg, data, class_ids, protocol, defense, seed) -> list[tuple[Tensor, Tensor, Tensor, Tensor]]:
-    """The target client's batches as ``(index, originals, defended, labels)``, defended with a seeded generator."""
-    targets = select_targets(data.test.labels, class_ids, per_class=cfg.targets.per_class,
-                             fraction=cfg.targets.fraction, seed=seed)
-    batches = make_batches(targets, data.test.labels, batch_size=protocol.batch_size, batching=cfg.targets.batching,
-                           seed=seed)
-    generator = torch.Generator().manual_seed(seed)
-    out = []
-    for index in batches:
-        originals, labels = data.test.images[index], data.test.labels[index]
-        out.append((index, originals, defense.defend_inputs(originals, labels, generator=generator), labels))
-    return out
-
-
-def _model_correct(classifier, data, batches, device) -> Tensor:
+def _model_correct(classifier, data, batches: list[TargetBatch], device) -> Tensor:
     """Whether the defended classifier gets each defended input right (MA), in the order of ``batches``."""
     if not batches:
         return torch.zeros(0, dtype=torch.bool)
-    defended = torch.cat([b[2] for b in batches])
-    labels = torch.cat([b[3] for b in batches])
+    defended = data.normalize(torch.cat([b.batch.images for b in batches]))
+    labels = torch.cat([b.batch.labels for b in batches])
     return predict(classifier, defended, data.normalize, device).cpu() == labels
 
 
-def _attack_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed) -> dict[str, Tensor]:
+def _attack_targets(cfg, data, batches: list[TargetBatch], protocol, defense, attack, victim, device,
+                    seed) -> dict[str, Tensor]:
     """Attack every target batch; returns originals, defended inputs and reconstructions in [0, 1]."""
-    log.info("attacking %d images in %d shared updates", sum(len(b[0]) for b in batches), len(batches))
+    log.info("attacking %d images in %d shared updates", sum(len(b.index) for b in batches), len(batches))
     # Every draw of the shared updates comes from the seed: other clients' data, and the update-side noise.
     others = torch.Generator().manual_seed(seed + 7919)
-    defend_update = partial(defense.defend_update, generator=torch.Generator().manual_seed(seed + 104729))
+    update_defense = UpdateDefense(defense, torch.Generator().manual_seed(seed + 104729))
     population = data.population(device)
     bounds = data.bounds(device)
-    problems, shared = [], []
-    for number, (index, originals, defended, labels) in enumerate(batches):
-        x = data.normalize(defended).to(device)
-        update = protocol.shared_update(victim, x, labels.to(device), defend_update=defend_update,
+    problems = []
+    for number, target in enumerate(batches):
+        batch = target.batch
+        x = data.normalize(batch.images).to(device)
+        update = protocol.shared_update(victim, x, batch.targets.to(device), defense=update_defense,
                                         population=population, generator=others)
-        known = update.labels if update.labels is not None else labels  # an aggregate's labels are all clients'
+        known = update.labels if update.labels is not None else batch.labels  # an aggregate's: all clients'
         problems.append(AttackProblem(model=victim, update=update, shape=tuple(data.shape),
                                       num_classes=data.num_classes, bounds=bounds, labels=known.to(device),
                                       seed=seed * 100003 + number, device=device, progress=cfg.progress,
-                                      protocol=protocol))
-        shared.append((index, originals, defended, labels))
+                                      protocol=protocol, defense=defense.knowledge(update.gradients)))
 
     start = time.perf_counter()
     results = attack.reconstruct_many(problems)
     fallback_seconds = (time.perf_counter() - start) / max(len(problems), 1)
     out = {k: [] for k in ("index", "original", "defended", "reconstruction", "initial", "labels", "guessed", "seconds")}
-    for (index, originals, defended, labels), result in zip(shared, results):
+    for target, result in zip(batches, results):
+        defended, labels = target.batch.images, target.batch.labels
         seconds = result.info.get("attack_seconds", fallback_seconds)
         reconstruction = data.denormalize(result.images.detach()).cpu()
         guessed = result.labels.detach().cpu().view(-1)
@@ -211,12 +200,12 @@ def _attack_targets(cfg, data, batches, protocol, defense, attack, victim, devic
         initial = data.denormalize(initial.detach()).cpu()
         if len(reconstruction) != len(labels) or len(labels) > 1:
             # Batches come back unordered: pair each shared (defended) input with its own reconstruction.
-            order = match_reconstructions(reconstruction, defended.float() / 255)
+            order = match_reconstructions(reconstruction, defended)
             reconstruction, initial = reconstruction[order], initial[order]
             guessed = guessed[order]
-        out["index"].append(index)
-        out["original"].append(originals.float() / 255)
-        out["defended"].append(defended.float() / 255)
+        out["index"].append(target.index)
+        out["original"].append(target.originals.float() / 255)
+        out["defended"].append(defended)
         out["reconstruction"].append(reconstruction)
         out["initial"].append(initial)
         out["labels"].append(labels)

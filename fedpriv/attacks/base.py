@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Optional
 import torch
 from torch import Tensor, nn
 
+from fedpriv.defenses.client import DefenseKnowledge
 from fedpriv.fl.base import Protocol, SharedUpdate
 
 
@@ -43,6 +44,8 @@ class AttackProblem:
         labels: the batch's labels when the threat model grants them, else None (the attack infers them).
         seed: seeds the attack's randomness (initialisation, restarts).
         protocol: the client's FL protocol, whose ``simulate`` replays the client's computation.
+        defense: what the threat model grants about the client's defense (its name and public parameters, the
+            mask of a pruned update...), for adaptive attacks; ``DefenseKnowledge()`` (``none``) by default.
     """
 
     model: nn.Module
@@ -55,6 +58,7 @@ class AttackProblem:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = False
     protocol: Optional[Protocol] = None
+    defense: DefenseKnowledge = field(default_factory=DefenseKnowledge)
 
     @property
     def batch_size(self) -> int:

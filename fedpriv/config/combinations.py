@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from fedpriv.config.validate import HYDRA_KEYS
+from fedpriv.config.members import has_component, split_members
 
 
 def dataset_channels(dataset: Any) -> Optional[int]:
@@ -29,18 +29,19 @@ def dataset_channels(dataset: Any) -> Optional[int]:
 
 def defense_input_problems(defense: Any, *, channels: Optional[int]) -> list[str]:
     """``defense.*`` settings that would change nothing on images of ``channels`` channels."""
-    if channels is None or not isinstance(defense, dict) or "_target_" not in defense:
+    if channels is None or not has_component(defense):
         return []
     from hydra.utils import get_object
 
-    try:
-        check = getattr(get_object(defense["_target_"]), "input_problems", None)
-    except Exception:  # as above: the per-component check names the target that cannot be imported
-        return []
-    if check is None:
-        return []
-    values = {k: v for k, v in defense.items() if k not in HYDRA_KEYS}
-    return [f"defense.{p}" for p in check(channels=channels, **values)]
+    problems = []
+    for member in split_members(defense)[0]:  # each member of a stack checks its own keys
+        try:
+            check = getattr(get_object(member.target), "input_problems", None)
+        except Exception:  # as above: the per-component check names the target that cannot be imported
+            continue
+        if check is not None:
+            problems += [f"defense.{p}" for p in check(channels=channels, **member.values)]
+    return problems
 
 
 def combination_problems(values: dict) -> list[str]:

@@ -31,8 +31,8 @@ from hydra.core.override_parser.types import Glob, Override
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fedpriv.config.validate import (HYDRA_KEYS, ConfigError, closest, config_problems, did_you_mean,
-                                     settable_keys)
+from fedpriv.config.members import RESERVED, has_component, member_keys
+from fedpriv.config.validate import ConfigError, closest, config_problems, did_you_mean
 
 HIDDEN = "_"  # conf/<group>/_name.yaml: a base other options include, not a choice of its own
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -205,11 +205,10 @@ def _group_elements(override: Override, options: list[str]) -> tuple[str | None,
     if override.is_delete() or override.value() is None:
         return None, [override.input_line]
     if isinstance(override.value(), Glob):
-        names = override.value().filter(options)
-    elif override.is_sweep_override():
-        names = list(override.sweep_string_iterator())
-    else:
-        names = [override.get_value_element_as_str()]
+        choices = override.value().filter(options)
+    else:  # one option, a list of them (defense=[augment,dpsgd]: Hydra merges their yamls), or a sweep of these
+        choices = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+    names = [str(n) for c in choices for n in (c if isinstance(c, list) else [c])]
     shown = visible(options)
     what = "preset" if group == "experiment" else f"{group} option"
     for name in names:
@@ -221,7 +220,8 @@ def _group_elements(override: Override, options: list[str]) -> tuple[str | None,
         if name.startswith(HIDDEN):
             return (f"{group}={name}: an internal base of other {what}s, not a {what} to choose"
                     f"{did_you_mean(name.lstrip(HIDDEN), shown)}; {what}s: {', '.join(shown)}"), []
-    return None, [f"{override.get_key_element()}={name}" for name in names]
+    return None, [f"{override.get_key_element()}={'[' + ','.join(c) + ']' if isinstance(c, list) else c}"
+                  for c in choices]
 
 
 def _elements(override: Override) -> list[str]:
@@ -271,8 +271,8 @@ def _unknown_key(parent: str, part: str, node: dict, override: Override, choices
                  groups: dict[str, list[str]], conf_dir: str) -> str:
     key = f"{parent}.{part}" if parent else part
     chosen = f"{parent}={choices[parent]}" if choices.get(parent) else parent  # defense=none, or training
-    allowed = [k for k in node if k not in HYDRA_KEYS]
-    declared = settable_keys(node["_target_"]) if "_target_" in node else None
+    allowed = [k for k in node if k not in RESERVED]
+    declared = member_keys(node) if has_component(node) else None
     if declared and part in declared:
         return (f"{override.input_line}: {key} is not in {chosen}'s yaml; add it with a +: "
                 f"+{override.input_line.lstrip('+')}")

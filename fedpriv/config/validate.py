@@ -21,8 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from fedpriv.config.constraints import Injected, OneOf, Range
-
-HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+from fedpriv.config.members import HYDRA_KEYS, RESERVED, has_component, is_stack, split_members
 
 
 class ConfigError(ValueError):
@@ -97,6 +96,10 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 
 def _component_problems(node: dict, key: str) -> list[str]:
+    if is_stack(node):  # defense=[augment,dpsgd]: keys split among the members, each checked as if alone
+        members, problems = split_members(node, key)
+        return problems + [p for member in members for p in _component_problems(member.node(), key)]
+    node = node if "_target_" in node else split_members(node, key)[0][0].node()
     target_path = node["_target_"]
     where = key or "<root>"
     try:
@@ -115,7 +118,7 @@ def _component_problems(node: dict, key: str) -> list[str]:
 
     problems = []
     for name, value in node.items():
-        if name in HYDRA_KEYS:
+        if name in RESERVED:
             continue
         if name not in params:
             if not takes_kwargs:
@@ -131,7 +134,7 @@ def _component_problems(node: dict, key: str) -> list[str]:
         if params[name].default is inspect.Parameter.empty and name not in node:
             problems.append(f"{_join(key, name)}: required by {target_path} but not set")
     if not problems and hasattr(target, "config_problems"):
-        given = {k: v for k, v in node.items() if k not in HYDRA_KEYS}
+        given = {k: v for k, v in node.items() if k not in RESERVED}
         problems += [f"{key}.{p}" if key else p for p in target.config_problems(**given)]
     return problems
 
@@ -192,7 +195,7 @@ def _value_problems(value: Any, annotation: Any, key: str) -> list[str]:
         constraints = annotation.__metadata__
         annotation = typing.get_args(annotation)[0]
 
-    if isinstance(value, dict) and "_target_" in value:
+    if has_component(value):
         return _component_problems(value, key)
     if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
         return _dataclass_problems(annotation, value, key)
@@ -222,7 +225,7 @@ def _nested_problems(value: Any, annotation: Any, key: str) -> list[str]:
     if isinstance(value, dict):
         item_type = args[1] if origin is dict and len(args) == 2 else Any
         for k, v in value.items():
-            if isinstance(v, dict) and ("_target_" in v or dataclasses.is_dataclass(_strip(item_type))):
+            if isinstance(v, dict) and (has_component(v) or dataclasses.is_dataclass(_strip(item_type))):
                 problems += _value_problems(v, item_type, _join(key, str(k)))
             elif annotation is Any and isinstance(v, dict):
                 problems += _nested_problems(v, Any, _join(key, str(k)))

@@ -1,5 +1,10 @@
 from fedpriv.defenses.augment import Augment, AugmentPerClass
-from fedpriv.defenses.base import Defense, NoDefense, TrainingSetup
+from fedpriv.defenses.base import Defense, NoDefense, TrainingSetup, UpdateDefense
+from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep, DefenseKnowledge
 from fedpriv.defenses.dpsgd import DPSGD
+from fedpriv.defenses.stack import DefenseStack, build_defense
 
-__all__ = ["Augment", "AugmentPerClass", "DPSGD", "Defense", "NoDefense", "TrainingSetup"]
+__all__ = [
+    "Augment", "AugmentPerClass", "ClientBatch", "ClientContext", "ClientStep", "DPSGD", "Defense",
+    "DefenseKnowledge", "DefenseStack", "NoDefense", "TrainingSetup", "UpdateDefense", "build_defense",
+]

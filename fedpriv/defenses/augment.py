@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
-import torch
-from torch import Tensor
-
 from fedpriv.config.constraints import OneOf, Range
 from fedpriv.config.validate import ConfigError
 from fedpriv.defenses.augment_ops import CONVENTIONS, MAX_LEVEL, OP_NAMES, apply_op, channel_problem, random_signs
 from fedpriv.defenses.base import Defense
+from fedpriv.defenses.client import ClientBatch, ClientContext
 
 Op = Annotated[str, OneOf(OP_NAMES)]
 Magnitude = Annotated[int, Range(0, MAX_LEVEL)]
@@ -33,6 +31,7 @@ class Augment(Defense):
     """
 
     name = "augment"
+    columns = ("op", "magnitude")
 
     def __init__(self, *, op: Op, magnitude: Magnitude = 5, random_sign: bool = True, train_on_defended: bool = False,
                  convention: Convention = "pil"):
@@ -55,9 +54,11 @@ class Augment(Defense):
             return {}
         return {"augment": [self.op, self.magnitude, self.random_sign, self.convention]}
 
-    def defend_inputs(self, images, labels, *, generator):
-        signs = random_signs(len(images), generator) if self.random_sign else None
-        return apply_op(images, self.op, self.magnitude, signs, convention=self.convention)
+    def defend_batch(self, batch: ClientBatch, context: ClientContext) -> ClientBatch:
+        # The operations are defined on uint8 images (PIL's, ATSPrivacy's); the round trip is exact.
+        images = batch.to_uint8()
+        signs = random_signs(len(images), context.generator) if self.random_sign else None
+        return batch.with_(images=apply_op(images, self.op, self.magnitude, signs, convention=self.convention).float() / 255)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class AugmentPerClass(Defense):
     """
 
     name = "augment_per_class"
+    columns = ("op", "magnitude")
 
     def __init__(
         self,
@@ -116,12 +118,13 @@ class AugmentPerClass(Defense):
             return {}
         return {"policy": sorted(self.policy.items()), "random_sign": self.random_sign, "convention": self.convention}
 
-    def defend_inputs(self, images: Tensor, labels: Tensor, *, generator) -> Tensor:
-        signs = random_signs(len(images), generator) if self.random_sign else None
+    def defend_batch(self, batch: ClientBatch, context: ClientContext) -> ClientBatch:
+        images, labels = batch.to_uint8(), batch.labels
+        signs = random_signs(len(images), context.generator) if self.random_sign else None
         out = images.clone()
         for class_id, (op, magnitude) in self._by_class.items():
             mask = labels == class_id
             if mask.any():
                 out[mask] = apply_op(images[mask], op, magnitude, None if signs is None else signs[mask],
                                      convention=self.convention)
-        return out
+        return batch.with_(images=out.float() / 255)

@@ -11,6 +11,7 @@ from opacus.validators import ModuleValidator
 
 from fedpriv.config.constraints import OneOf, Range
 from fedpriv.defenses.base import Defense, TrainingSetup
+from fedpriv.defenses.client import ClientStep
 
 
 class DPSGD(Defense):
@@ -29,6 +30,7 @@ class DPSGD(Defense):
 
     name = "dpsgd"
     title = "DP-SGD"
+    columns = ("noise_multiplier", "max_grad_norm", "noisy_update")
 
     def __init__(
         self,
@@ -50,8 +52,8 @@ class DPSGD(Defense):
     def describe(self, class_id=None):
         # noisy_update tells a report whether the attacked update itself was defended (with an untrained victim
         # and a clean update, DP-SGD would change only MA).
-        return {"op": "", "magnitude": "", "noise_multiplier": self.noise_multiplier,
-                "max_grad_norm": self.max_grad_norm, "noisy_update": self.noisy_update}
+        return {"noise_multiplier": self.noise_multiplier, "max_grad_norm": self.max_grad_norm,
+                "noisy_update": self.noisy_update}
 
     def training_signature(self):
         return {
@@ -87,13 +89,13 @@ class DPSGD(Defense):
             info={"sample_rate": 1.0 / max(len(loader), 1)},
         )
 
-    def defend_update(self, gradients, *, per_sample, generator=None):
+    def defend_update(self, gradients, step: ClientStep):
         if not self.noisy_update:
             return gradients
-        if generator is None:
-            # The global RNG would make the update depend on what ran before (a cold or a warm model cache).
-            raise ValueError("DPSGD.defend_update needs generator=, a seeded torch.Generator for the update noise")
-        samples = per_sample()  # one tensor per parameter, shape (B, *param.shape)
+        # Noise only from the step's seeded generator: the global RNG would make the update depend on what ran
+        # before (a cold or a warm model cache).
+        generator = step.generator
+        samples = step.per_sample()  # one tensor per parameter, shape (B, *param.shape)
         batch = samples[0].shape[0]
         norms = torch.sqrt(sum(g.reshape(batch, -1).pow(2).sum(1) for g in samples))
         scale = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)

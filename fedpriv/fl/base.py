@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from fedpriv.config.constraints import OneOf, Range
+from fedpriv.defenses.base import UpdateDefense
 from fedpriv.fl.partition import PARTITIONS
 from fedpriv.fl.rounds import FederatedRun
 
@@ -35,6 +36,7 @@ class SharedUpdate:
 
 
 def batch_gradients(model: nn.Module, x: Tensor, labels: Tensor) -> list[Tensor]:
+    """Gradients of the mean cross-entropy; ``labels`` are class indices or class probabilities."""
     loss = F.cross_entropy(model(x), labels)
     return list(torch.autograd.grad(loss, [p for p in model.parameters()]))
 
@@ -138,14 +140,17 @@ class Protocol:
 
     def simulate(self, model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor,
                  labels: Tensor) -> list[Tensor]:
-        """The update this protocol shares for inputs ``x``, differentiable with respect to ``x``.
+        """The update this protocol shares for inputs ``x``, differentiable with respect to ``x``; ``labels``
+        are class indices or class probabilities (soft targets of Mixup-like defenses).
 
         The default is one gradient of the mean loss (FedSGD), in ``model.named_parameters()`` order.
         """
         gradients = grad(lambda p: functional_loss(model, p, buffers, x, labels))(params)
         return [gradients[name] for name in params]
 
-    def shared_update(self, model: nn.Module, x: Tensor, labels: Tensor, *,
-                      defend_update: Callable[..., list[Tensor]], population: Population | None = None,
-                      generator: torch.Generator | None = None) -> SharedUpdate:
+    def shared_update(self, model: nn.Module, x: Tensor, targets: Tensor, *, defense: UpdateDefense | None = None,
+                      population: Population | None = None, generator: torch.Generator | None = None) -> SharedUpdate:
+        """What the client shares for its (defended, model-space) inputs ``x`` and their hard ``(N,)`` or soft
+        ``(N, K)`` ``targets``. ``defense`` is applied to the gradients of every local step (none: shared as
+        computed); ``population`` and ``generator`` draw other clients' data for aggregating protocols."""
         raise NotImplementedError

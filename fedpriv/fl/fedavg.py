@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from torch.func import grad
 
 from fedpriv.config.constraints import Range
-from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients, functional_loss, per_sample_gradients
+from fedpriv.defenses.base import UpdateDefense
+from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients, functional_loss
 
 
 class FedAvg(Protocol):
@@ -71,19 +72,19 @@ class FedAvg(Protocol):
         size = self.local_batch_size or n
         return [slice(start, start + size) for _ in range(self.local_epochs) for start in range(0, n, size)]
 
-    def shared_update(self, model, x, labels, *, defend_update, population=None, generator=None):
+    def shared_update(self, model, x, targets, *, defense=None, population=None, generator=None):
+        defense = defense or UpdateDefense()
         client = copy.deepcopy(model)  # the client trains its own copy of the model the server sent
         start = [p.detach().clone() for p in client.parameters()]
-        steps = self.steps(len(labels))
+        steps = self.steps(len(targets))
         for step in steps:
-            xb, yb = x[step], labels[step]
-            gradients = batch_gradients(client, xb, yb)
-            gradients = defend_update(gradients, per_sample=lambda: per_sample_gradients(client, xb, yb))
+            xb, yb = x[step], targets[step]
+            gradients = defense(batch_gradients(client, xb, yb), model=client, inputs=xb, targets=yb)
             with torch.no_grad():
                 for p, g in zip(client.parameters(), gradients):
                     p.sub_(self.local_lr * g)
         difference = [s - p.detach() for s, p in zip(start, client.parameters())]
-        return SharedUpdate(difference, batch_size=len(labels), kind="weight_difference",
+        return SharedUpdate(difference, batch_size=len(targets), kind="weight_difference",
                             info={"local_steps": len(steps), "local_lr": self.local_lr})
 
     def simulate(self, model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor,

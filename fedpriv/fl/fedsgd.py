@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fedpriv.config.constraints import Range
-from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients, per_sample_gradients
+from fedpriv.defenses.base import UpdateDefense
+from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients
 
 
 class FedSGD(Protocol):
@@ -21,7 +22,7 @@ class FedSGD(Protocol):
     def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1, **federation):
         super().__init__(batch_size=batch_size, **federation)
 
-    def shared_update(self, model, x, labels, *, defend_update, population=None, generator=None):
-        gradients = batch_gradients(model, x, labels)
-        gradients = defend_update(gradients, per_sample=lambda: per_sample_gradients(model, x, labels))
-        return SharedUpdate([g.detach() for g in gradients], batch_size=len(labels), kind="gradient")
+    def shared_update(self, model, x, targets, *, defense=None, population=None, generator=None):
+        defense = defense or UpdateDefense()
+        gradients = defense(batch_gradients(model, x, targets), model=model, inputs=x, targets=targets)
+        return SharedUpdate([g.detach() for g in gradients], batch_size=len(targets), kind="gradient")

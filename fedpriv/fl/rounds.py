@@ -5,9 +5,11 @@ have shaped: each round the server samples ``clients_per_round`` of the ``num_cl
 copy locally with SGD, and the server replaces the global weights by the clients' average weighted by their data.
 The round-t model is cached on disk like every trained model, so a sweep over attacks or defenses trains it once.
 
-The clients of these rounds train without the trial's training-side defense (DP-SGD wraps centralised training
-and is not applied client by client here); the defense still changes the architecture (``adapt_model``) and
-acts on the attacked update itself.
+Every client of these rounds runs the trial's defense as the attacked client does: each local batch goes through
+its data side (``purpose="round"``, the client's other data being the rest of its partition) and each local
+step's gradients through its update side, so a DP-SGD client clips and noises every step and an augmenting client
+trains on augmented images. Only the centralised training wrapper (``private_training``, DP-SGD's Opacus
+accountant) is not applied client by client; the architecture is the defense's (``adapt_model``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from fedpriv.config.members import hashable
 from fedpriv.data.bundle import DatasetBundle
-from fedpriv.defenses.base import Defense
+from fedpriv.data.targets import other_data
+from fedpriv.defenses.base import Defense, NoDefense, UpdateDefense
+from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep
 from fedpriv.fl.partition import dirichlet_partition, iid_partition, shard_partition
 from fedpriv.training.builders import _dataset_key, build_model
 from fedpriv.training.cache import ModelCache
@@ -88,12 +93,15 @@ class FederatedRun:
         return []
 
 
-def train_fedavg(model: nn.Module, data: DatasetBundle, run: FederatedRun, *, seed: int,
-                 device: torch.device) -> dict:
-    """Train ``model`` in place for ``run.rounds`` rounds of FedAvg; returns its test accuracy after each round."""
+def train_fedavg(model: nn.Module, data: DatasetBundle, run: FederatedRun, *, seed: int, device: torch.device,
+                 defense: Defense | None = None) -> dict:
+    """Train ``model`` in place for ``run.rounds`` rounds of FedAvg, every client running ``defense``; returns
+    its test accuracy after each round."""
     model.to(device)
     clients = run.clients(data.train.labels, seed=seed)
     generator = torch.Generator().manual_seed(seed + 1)
+    # The defense draws from generators of its own, so the undefended run stays what it always was.
+    client = _RoundClient(defense or NoDefense(), data, seed=seed)
     accuracies = []
     for round_ in range(run.rounds):
         chosen = torch.randperm(run.num_clients, generator=generator)[: run.clients_per_round or run.num_clients]
@@ -103,7 +111,7 @@ def train_fedavg(model: nn.Module, data: DatasetBundle, run: FederatedRun, *, se
             if len(clients[c]) == 0:  # a Dirichlet split can leave a client empty; it has nothing to send
                 continue
             model.load_state_dict(start)
-            _local_sgd(model, data, clients[c], run, generator, device)
+            _local_sgd(model, data, clients[c], run, generator, device, client)
             states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
             sizes.append(len(clients[c]))
         model.load_state_dict(_weighted_average(states, sizes) if states else start)
@@ -114,19 +122,50 @@ def train_fedavg(model: nn.Module, data: DatasetBundle, run: FederatedRun, *, se
     return {"test_accuracy": accuracies[-1] if accuracies else None, "round_accuracy": accuracies}
 
 
+class _RoundClient:
+    """A client's defense in the rounds: its data side on each local batch, its update side on each step."""
+
+    def __init__(self, defense: Defense, data: DatasetBundle, *, seed: int):
+        self.defense, self.data = defense, data
+        self.batch_generator = torch.Generator().manual_seed(seed + 2)
+        self.update = UpdateDefense(defense, torch.Generator().manual_seed(seed + 3), purpose="round")
+
+    def batch(self, index: Tensor, partition: Tensor, epoch: int) -> ClientBatch:
+        images, labels = self.data.train.images[index], self.data.train.labels[index]
+        rest = partition[~torch.isin(partition, index)]
+        context = ClientContext(generator=self.batch_generator, num_classes=self.data.num_classes, purpose="round",
+                                other_data=other_data(self.data.train.images, self.data.train.labels, rest),
+                                epoch=epoch)
+        return self.defense.defend_batch(ClientBatch.from_uint8(images, labels), context)
+
+    def step(self, model: nn.Module, x: Tensor, targets: Tensor) -> None:
+        """Replace the gradients of the step just back-propagated by what the defense lets out."""
+        params = list(model.parameters())
+        gradients = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        defended = self.update(gradients, model=model, inputs=x, targets=targets)
+        if defended is not gradients:
+            for p, g in zip(params, defended):
+                p.grad = g.detach()
+
+
 def _local_sgd(model: nn.Module, data: DatasetBundle, index: Tensor, run: FederatedRun,
-               generator: torch.Generator, device: torch.device) -> None:
+               generator: torch.Generator, device: torch.device, client: _RoundClient) -> None:
     # A plain loop, not a Lightning Trainer: a federation builds one local training per client per round, and a
     # Trainer's start-up would cost more than the few steps each client takes.
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=run.round_lr)
-    for _ in range(run.round_epochs):
+    for epoch in range(run.round_epochs):
         order = index[torch.randperm(len(index), generator=generator)]
         for batch in order.split(run.round_batch_size):
-            x = data.normalize(data.train.images[batch]).to(device)
-            y = data.train.labels[batch].to(device)
+            defended = client.batch(batch, index, epoch)
+            x = data.normalize(defended.images).to(device)
+            y = defended.targets.to(device)
             optimizer.zero_grad()
-            F.cross_entropy(model(x), y).backward()
+            outputs = model(x)
+            loss = F.cross_entropy(outputs, y)
+            extra = client.defense.training_loss(model, outputs, y)
+            (loss if extra is None else loss + extra).backward()
+            client.step(model, x, y)
             optimizer.step()
 
 
@@ -143,12 +182,14 @@ def _weighted_average(states: list[dict[str, Tensor]], sizes: list[int]) -> dict
 
 
 def round_victim(run: FederatedRun, *, model_cfg: DictConfig, dataset_cfg: DictConfig, data: DatasetBundle,
-                 defense: Defense, seed: int, cache: ModelCache, device: torch.device) -> tuple[nn.Module, dict]:
+                 defense: Defense, seed: int, cache: ModelCache, device: torch.device,
+                 defense_cfg: DictConfig | None = None) -> tuple[nn.Module, dict]:
     """The global model after ``run.rounds`` rounds of FedAvg, from the cache when this run was trained before.
 
     The cache key holds everything that shapes those weights: the data, the model and its defense-adapted
-    architecture, the run's settings and the seed; not the attacked client's own settings (batch size, local
-    steps, aggregation), so trials that differ only in those share one run.
+    architecture, the defense the clients run (its config ``defense_cfg``; none keys the run as it always
+    did), the run's settings and the seed; not the attacked client's own settings (batch size, local steps,
+    aggregation), so trials that differ only in those share one run.
     """
     net = build_model(model_cfg, data, defense, seed=seed)
     key = {
@@ -159,7 +200,10 @@ def round_victim(run: FederatedRun, *, model_cfg: DictConfig, dataset_cfg: DictC
         "fl": run.signature(),
         "seed": seed,
     }
+    if not isinstance(defense, NoDefense):
+        key["defense"] = (hashable(OmegaConf.to_container(defense_cfg, resolve=True)) if defense_cfg is not None
+                          else {"name": defense.name, **defense.describe(), **defense.training_signature()})
     meta = cache.get_or_train("fedavg", key, net, lambda model: train_fedavg(model, data, run, seed=seed,
-                                                                             device=device))
+                                                                             device=device, defense=defense))
     log.info("victim: global model after %d FedAvg rounds, test accuracy %.3f", run.rounds, meta["test_accuracy"])
     return net.to(device), meta

@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from torch.func import grad, vmap
 
 from fedpriv.config.constraints import Range
-from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients, functional_loss, per_sample_gradients
+from fedpriv.defenses.base import UpdateDefense
+from fedpriv.fl.base import Protocol, SharedUpdate, batch_gradients, functional_loss
 
 
 class SecureAggregation(Protocol):
@@ -45,20 +46,22 @@ class SecureAggregation(Protocol):
     def reconstruct_size(self) -> int:
         return self.clients * self.batch_size
 
-    def shared_update(self, model, x, labels, *, defend_update, population=None, generator=None):
+    def shared_update(self, model, x, targets, *, defense=None, population=None, generator=None):
         if population is None and self.clients > 1:
             raise ValueError("fl=secagg needs the other clients' data: pass population= to shared_update")
-        inputs, targets = [x], [labels]
+        defense = defense or UpdateDefense()
+        inputs, per_client, labels = [x], [targets], [targets.argmax(1) if targets.ndim == 2 else targets]
         if self.clients > 1:
             others, other_labels = population((self.clients - 1) * self.batch_size, generator)
             inputs += list(others.split(self.batch_size))
-            targets += list(other_labels.split(self.batch_size))
+            per_client += list(other_labels.split(self.batch_size))
+            labels.append(other_labels)
         updates = []
-        for xk, yk in zip(inputs, targets):
-            gradients = batch_gradients(model, xk, yk)
-            updates.append(defend_update(gradients, per_sample=lambda: per_sample_gradients(model, xk, yk)))
-        aggregate = [torch.stack(per_client).mean(0).detach() for per_client in zip(*updates)]
-        all_labels = torch.cat(targets)
+        for xk, yk in zip(inputs, per_client):
+            updates.append(defense(batch_gradients(model, xk, yk), model=model, inputs=xk, targets=yk))
+        aggregate = [torch.stack(per_param).mean(0).detach() for per_param in zip(*updates)]
+        # The aggregate's labels as the server is granted them: the target client's soft targets by their class.
+        all_labels = torch.cat(labels)
         return SharedUpdate(aggregate, batch_size=len(all_labels), kind="aggregate", labels=all_labels,
                             info={"clients": self.clients, "client_batch_size": self.batch_size})
 

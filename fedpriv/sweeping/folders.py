@@ -35,16 +35,19 @@ def _part(key: str, value: object) -> str:
 
 
 def _defense_label(cfg: DictConfig) -> list[str]:
-    """The defense's name and the values it reports in the results table (:meth:`Defense.describe`)."""
-    from hydra.utils import instantiate
+    """The defense's name (members joined, ``augment+dpsgd``) and the values it reports in the results table
+    (:meth:`Defense.describe`)."""
+    from fedpriv.config.members import MEMBERS, has_component
+    from fedpriv.defenses import build_defense
 
     node = cfg.get("defense")
-    if node is None or "_target_" not in node:
+    if node is None or not has_component(node):
         return []
     try:
-        defense = instantiate(node)
+        defense = build_defense(node)
     except Exception:  # a folder name must not stop a trial: the trial reports a bad defense itself
-        return [slug(str(node._target_).rsplit(".", 1)[-1])]
+        names = list(node.get(MEMBERS) or []) or [str(node.get("_target_")).rsplit(".", 1)[-1]]
+        return [slug("+".join(map(str, names)))]
     return [slug(defense.name)] + [_part(k, v) for k, v in defense.describe().items() if v not in ("", None)]
 
 

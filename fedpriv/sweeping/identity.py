@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from fedpriv.config.members import hashable
 from fedpriv.utils.io import stable_hash
 
 NOT_IDENTITY = ("hydra", "logger", "progress", "verbose", "estimate", "paths", "device", "record", "objective", "baseline")
@@ -33,6 +34,8 @@ def trial_identity(cfg: DictConfig) -> str:
     # ``${paths.data_dir}/cifar10``). Only ``hydra`` is masked first, as it names the trial's folder after this hash.
     trial = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
     values = OmegaConf.to_container(trial, resolve=True)
+    if "defense" in values:  # one defense keeps the identity it had before defenses named their members
+        values["defense"] = hashable(values["defense"])
     return stable_hash(without(values, (*NOT_IDENTITY, *LOCATIONS)))
 
 

@@ -12,21 +12,26 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fedpriv.data.bundle import DatasetBundle, ImageSet
-from fedpriv.defenses.base import Defense, TrainingSetup
+from fedpriv.data.targets import other_data
+from fedpriv.defenses.base import Defense, TrainingSetup, UpdateDefense
+from fedpriv.defenses.client import ClientBatch, ClientContext
 from fedpriv.utils.bars import TrainingBar
 from fedpriv.utils.runtime import quiet_lightning, trainer_kwargs
 
 
 class ClassifierModule(L.LightningModule):
-    """Cross-entropy training on uint8 batches, normalised (and optionally defended) inside the step."""
+    """Cross-entropy training on uint8 batches, normalised inside the step, under the client's defense: its
+    data side on each batch (when it trains on defended data), its update side on each step's gradients (when
+    it runs in training) and its extra loss term."""
 
     def __init__(self, net: nn.Module, optimizer: torch.optim.Optimizer, normalize: Callable[[Tensor], Tensor],
-                 input_transform: Optional[Callable[[Tensor, Tensor], Tensor]] = None):
+                 client: Optional["TrainingClient"] = None):
         super().__init__()
         self.net = net
         self._optimizer = optimizer
         self._normalize = normalize
-        self._input_transform = input_transform
+        self._client = client
+        self._last: Optional[tuple[Tensor, Tensor]] = None
 
     def forward(self, x):
         return self.net(x)
@@ -35,16 +40,52 @@ class ClassifierModule(L.LightningModule):
         images, labels = batch
         if len(labels) == 0:  # Poisson sampling can draw an empty batch
             return None
-        if self._input_transform is not None:
-            images = self._input_transform(images, labels)
-        logits = self.net(self._normalize(images))
-        loss = F.cross_entropy(logits, labels)
+        targets = labels
+        if self._client is not None and self._client.defense.train_on_defended:
+            defended = self._client.defend_batch(images, labels, epoch=self.current_epoch)
+            images, targets, labels = (t.to(labels.device) for t in (defended.images, defended.targets, defended.labels))
+        x = self._normalize(images)
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, targets)  # targets: class indices, or probabilities (Mixup, InstaHide)
+        extra = self._client.defense.training_loss(self.net, logits, targets) if self._client is not None else None
+        if extra is not None:
+            loss = loss + extra
+        self._last = (x, targets)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(labels))
         self.log("train_acc", (logits.argmax(1) == labels).float().mean(), prog_bar=True, batch_size=len(labels))
         return loss
 
+    def on_after_backward(self):
+        if self._client is not None and self._client.defense.update_in_training and self._last is not None:
+            self._client.defend_gradients(self.net, *self._last)
+
     def configure_optimizers(self):
         return self._optimizer
+
+
+class TrainingClient:
+    """The defense of a client training the classifier: seeded generators for its data and update sides, and the
+    rest of the training split as the client's other data."""
+
+    def __init__(self, defense: Defense, data: DatasetBundle, *, seed: int):
+        self.defense, self.data = defense, data
+        self.batch_generator = torch.Generator().manual_seed(seed + 1)
+        self.update = UpdateDefense(defense, torch.Generator().manual_seed(seed + 2), purpose="training")
+        self.other_data = other_data(data.train.images, data.train.labels, torch.arange(len(data.train)))
+
+    def defend_batch(self, images: Tensor, labels: Tensor, *, epoch: int) -> ClientBatch:
+        context = ClientContext(generator=self.batch_generator, num_classes=self.data.num_classes,
+                                purpose="training", other_data=self.other_data, epoch=epoch)
+        return self.defense.defend_batch(ClientBatch.from_uint8(images.cpu(), labels.cpu()), context)
+
+    def defend_gradients(self, net: nn.Module, x: Tensor, targets: Tensor) -> None:
+        """Replace the gradients just back-propagated by what the defense lets out of this step."""
+        params = [p for p in net.parameters() if p.requires_grad]
+        gradients = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        defended = self.update(gradients, model=net, inputs=x.detach(), targets=targets.detach())
+        if defended is not gradients:
+            for p, g in zip(params, defended):
+                p.grad = g.detach().to(p.dtype)
 
 
 def make_optimizer(params, training) -> torch.optim.Optimizer:
@@ -67,12 +108,7 @@ def training_setup(net: nn.Module, data: DatasetBundle, training, defense: Defen
     loader = DataLoader(dataset, batch_size=training.batch_size, shuffle=True, generator=generator)
     optimizer = make_optimizer(net.parameters(), training)
     setup = defense.private_training(net, optimizer, loader, epochs=epochs)
-
-    transform = None
-    if defense.train_on_defended:
-        aug_generator = torch.Generator().manual_seed(seed + 1)
-        transform = lambda images, labels: defense.defend_inputs(images.cpu(), labels.cpu(), generator=aug_generator).to(images.device)
-    return ClassifierModule(setup.module, setup.optimizer, data.normalize, transform), setup
+    return ClassifierModule(setup.module, setup.optimizer, data.normalize, TrainingClient(defense, data, seed=seed)), setup
 
 
 def train_classifier(net: nn.Module, data: DatasetBundle, training, defense: Defense, *, epochs: int, seed: int,

@@ -31,7 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from fedpriv.attacks.base import AttackProblem
 from fedpriv.data.targets import make_batches, select_targets
-from fedpriv.defenses.base import Defense, NoDefense
+from fedpriv.defenses.base import Defense, NoDefense, UpdateDefense
+from fedpriv.defenses.client import ClientBatch, ClientContext
 from fedpriv.config.validate import ConfigError
 from fedpriv.errors import FedprivError
 from fedpriv.training.builders import build_model, model_name, training_key
@@ -180,14 +181,18 @@ def attack_estimate(cfg: DictConfig, *, data, class_ids: list[int], protocol, de
         return None
     victim = build_model(cfg.model, data, defense, seed=int(cfg.seed)).to(device).train(cfg.victim.mode == "train")
     index = batches[0]
-    x, labels = data.normalize(data.test.images[index]).to(device), data.test.labels[index].to(device)
     generator = torch.Generator().manual_seed(int(cfg.seed))
-    update = protocol.shared_update(victim, x, labels, defend_update=defense.defend_update,
+    # The first target batch through the defense's data side, as the trial will share it (the client's other
+    # data left out: a rough time needs no mixing partners from outside the batch).
+    context = ClientContext(generator=torch.Generator().manual_seed(int(cfg.seed)), num_classes=data.num_classes)
+    batch = defense.defend_batch(ClientBatch.from_uint8(data.test.images[index], data.test.labels[index]), context)
+    x, labels = data.normalize(batch.images).to(device), batch.labels.to(device)
+    update = protocol.shared_update(victim, x, batch.targets.to(device), defense=UpdateDefense(defense, generator),
                                     population=data.population(device), generator=generator)
     known = update.labels if update.labels is not None else labels
     problem = AttackProblem(model=victim, update=update, shape=tuple(data.shape), num_classes=data.num_classes,
                             bounds=data.bounds(device), labels=known.to(device), seed=int(cfg.seed), device=device,
-                            protocol=protocol)
+                            protocol=protocol, defense=defense.knowledge(update.gradients))
     seconds = attack.estimate_seconds(problem, updates=len(batches), budget=budget)
     what += f" x {_plural(iterations, 'iteration')} ({_plural(restarts, 'restart')})"
     if seconds is None or not math.isfinite(seconds):

@@ -10,7 +10,6 @@ import torch
 from fedpriv.attacks import Analytic, AttackProblem, ServerKnowledge
 from fedpriv.config import ConfigError
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import match_reconstructions, psnr
 from fedpriv.models import MLP, ConvNet
@@ -25,7 +24,7 @@ def cifar(cifar10_root):
 
 def _problem(data, model, index, *, labels_given):
     x, y = data.normalize(data.test.images[index]), data.test.labels[index]
-    update = FedSGD(batch_size=len(index)).shared_update(model, x, y, defend_update=NoDefense().defend_update)
+    update = FedSGD(batch_size=len(index)).shared_update(model, x, y)
     problem = AttackProblem(model=model, update=update, shape=data.shape, num_classes=10, bounds=data.bounds(),
                             labels=y if labels_given else None)
     return problem, x, y

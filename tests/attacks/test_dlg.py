@@ -7,7 +7,6 @@ import torch
 
 from fedpriv.attacks import DLG, AttackProblem
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import psnr
 from fedpriv.models import LeNet
@@ -22,7 +21,7 @@ def _dlg(data, index, iterations, **options):
     torch.manual_seed(index)
     model = LeNet(in_shape=data.shape, num_classes=10)
     x, y = data.normalize(data.test.images[index : index + 1]), data.test.labels[index : index + 1]
-    update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
+    update = FedSGD().shared_update(model, x, y)
     problem = AttackProblem(model=model, update=update, shape=data.shape, num_classes=10, bounds=data.bounds(), seed=index)
     rec = DLG(iterations=iterations, **options).reconstruct(problem)
     return psnr(data.denormalize(rec.images), data.denormalize(x)).item(), int(rec.labels) == int(y)

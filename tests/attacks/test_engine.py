@@ -7,7 +7,6 @@ import torch
 
 from fedpriv.attacks import AttackProblem, InvertingGradients
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import psnr
 from fedpriv.models import ConvNet
@@ -21,7 +20,7 @@ def problems(cifar10_root):
     out = []
     for i in range(0, 16, 4):  # four images, four classes
         x, y = data.normalize(data.test.images[i : i + 1]), data.test.labels[i : i + 1]
-        update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
+        update = FedSGD().shared_update(model, x, y)
         out.append(AttackProblem(model=model, update=update, shape=data.shape, num_classes=10, bounds=data.bounds(),
                                  labels=y, seed=i))
     return data, out

@@ -12,7 +12,6 @@ from fedpriv.attacks import AttackProblem, GradInversion
 from fedpriv.attacks.gradinversion import yin_labels
 from fedpriv.config import ConfigError, validate
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import match_reconstructions, psnr
 from fedpriv.models import ConvNet, ResNet18
@@ -30,7 +29,7 @@ def cifar(cifar10_root):
 
 def _problem(data, model, index, *, seed=0, labels=True):
     x, y = data.normalize(data.test.images[index]), data.test.labels[index]
-    update = FedSGD(batch_size=len(index)).shared_update(model, x, y, defend_update=NoDefense().defend_update)
+    update = FedSGD(batch_size=len(index)).shared_update(model, x, y)
     problem = AttackProblem(model=model, update=update, shape=data.shape, num_classes=10, bounds=data.bounds(),
                             labels=y if labels else None, seed=seed)
     return problem, x

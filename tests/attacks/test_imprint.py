@@ -8,7 +8,6 @@ import torch
 from fedpriv.attacks import AttackProblem, Imprint, ServerKnowledge
 from fedpriv.config import ConfigError, config_problems, validate
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import match_reconstructions, psnr
 from fedpriv.models import ConvNet
@@ -39,7 +38,7 @@ def _attack_batches(data, attack, model, *, batches=5, batch_size=8, labels_give
     for _ in range(batches):
         index = torch.randperm(len(data.test), generator=generator)[:batch_size]
         x, y = data.normalize(data.test.images[index]), data.test.labels[index]
-        update = FedSGD(batch_size=batch_size).shared_update(model, x, y, defend_update=NoDefense().defend_update)
+        update = FedSGD(batch_size=batch_size).shared_update(model, x, y)
         problem = AttackProblem(model=model, update=update, shape=data.shape, num_classes=10, bounds=data.bounds(),
                                 labels=y if labels_given else None)
         rec = attack.reconstruct(problem)
@@ -104,7 +103,7 @@ def test_fewer_bins_than_images_still_pairs_every_image(cifar):
 def test_reconstruct_needs_the_model_the_server_prepared(cifar):
     victim = _victim(cifar)
     x, y = cifar.normalize(cifar.test.images[:2]), cifar.test.labels[:2]
-    update = FedSGD(batch_size=2).shared_update(victim, x, y, defend_update=NoDefense().defend_update)
+    update = FedSGD(batch_size=2).shared_update(victim, x, y)
     problem = AttackProblem(model=victim, update=update, shape=cifar.shape, num_classes=10, bounds=cifar.bounds())
     with pytest.raises(ValueError, match="prepare_model"):
         Imprint().reconstruct(problem)

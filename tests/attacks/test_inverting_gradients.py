@@ -8,7 +8,6 @@ import torch
 from fedpriv.attacks import AttackProblem, InvertingGradients
 from fedpriv.attacks.labels import idlg_label
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.metrics import psnr
 from fedpriv.models import ConvNet, LeNet
@@ -26,7 +25,7 @@ def _attack(data, model, indices, attack):
     for i in indices:
         x = data.normalize(data.test.images[i : i + 1])
         y = data.test.labels[i : i + 1]
-        update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
+        update = FedSGD().shared_update(model, x, y)
         problems.append(AttackProblem(model=model, update=update, shape=data.shape, num_classes=10,
                                       bounds=data.bounds(), seed=i))
         originals.append((x, y))
@@ -61,7 +60,7 @@ def test_idlg_labels_are_exact_at_batch_size_one(cifar):
     correct = 0
     for i in range(0, 200, 10):  # 20 real images across all classes
         x, y = cifar.normalize(cifar.test.images[i : i + 1]), cifar.test.labels[i : i + 1]
-        update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
+        update = FedSGD().shared_update(model, x, y)
         correct += int(idlg_label(model, update.gradients)) == int(y)
     assert correct == 20
 
@@ -70,7 +69,7 @@ def test_restarts_keep_the_lowest_objective(cifar):
     torch.manual_seed(0)
     model = ConvNet(in_shape=cifar.shape, num_classes=10, width=4).eval()
     x, y = cifar.normalize(cifar.test.images[:1]), cifar.test.labels[:1]
-    update = FedSGD().shared_update(model, x, y, defend_update=NoDefense().defend_update)
+    update = FedSGD().shared_update(model, x, y)
     problem = AttackProblem(model=model, update=update, shape=cifar.shape, num_classes=10, bounds=cifar.bounds(), seed=3)
     single = InvertingGradients(iterations=20, restarts=1).reconstruct(problem)
     several = InvertingGradients(iterations=20, restarts=3).reconstruct(problem)
@@ -82,7 +81,7 @@ def test_restarts_keep_the_lowest_objective(cifar):
 def test_larger_batches_run_with_given_or_inferred_labels(cifar):
     model = LeNet(in_shape=cifar.shape, num_classes=10)
     x, y = cifar.normalize(cifar.test.images[:2]), cifar.test.labels[:2]
-    update = FedSGD(batch_size=2).shared_update(model, x, y, defend_update=NoDefense().defend_update)
+    update = FedSGD(batch_size=2).shared_update(model, x, y)
     problem = AttackProblem(model=model, update=update, shape=cifar.shape, num_classes=10, bounds=cifar.bounds(), labels=y)
     given = InvertingGradients(iterations=2, labels="given").reconstruct(problem)
     assert given.images.shape == (2, 3, 32, 32) and torch.equal(given.labels, y)

@@ -7,7 +7,6 @@ import torch
 
 from fedpriv.attacks.labels import batch_labels, idlg_label
 from fedpriv.data import CIFAR10
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedSGD
 from fedpriv.models import ConvNet, LeNet
 
@@ -19,7 +18,7 @@ def cifar(cifar10_root):
 
 def _update(model, data, index):
     x, y = data.normalize(data.test.images[index]), data.test.labels[index]
-    return FedSGD(batch_size=len(index)).shared_update(model, x, y, defend_update=NoDefense().defend_update), y
+    return FedSGD(batch_size=len(index)).shared_update(model, x, y), y
 
 
 def _multiset_accuracy(guessed, truth):

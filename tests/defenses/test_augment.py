@@ -8,7 +8,7 @@ import torch
 
 from fedpriv.config import ConfigError
 from fedpriv.data import Digits
-from fedpriv.defenses import Augment, AugmentPerClass
+from fedpriv.defenses import Augment, AugmentPerClass, ClientBatch, ClientContext
 from fedpriv.defenses.augment_ops import CONVENTIONS, OP_NAMES, SIGNED_OPS, apply_op
 
 MAGNITUDE_FREE = {"autocontrast", "equalize", "invert"}
@@ -58,15 +58,34 @@ def test_posterize_and_solarize_extremes(images, convention):
     assert 0.5 < inverted < 0.95  # seed 000: level 7 inverts "approximately 78%" of CIFAR pixels
 
 
+def _defend(defense, images, labels, *, seed):
+    """The defended uint8 images, through the data side as a client batch of floats in [0, 1]."""
+    context = ClientContext(generator=torch.Generator().manual_seed(seed), num_classes=10)
+    out = defense.defend_batch(ClientBatch.from_uint8(images, labels), context)
+    assert out.images.dtype == torch.float32 and torch.equal(out.labels, labels)
+    return out.to_uint8()
+
+
+def test_the_float_batch_round_trip_is_exact(images):
+    # The ops work on uint8 images: a client batch of floats goes there and back without a rounding step.
+    labels = torch.zeros(len(images), dtype=torch.long)
+    context = ClientContext(generator=torch.Generator().manual_seed(0), num_classes=10)
+    batch = ClientBatch.from_uint8(images, labels)
+    out = Augment(op="rotate", magnitude=0).defend_batch(batch, context)
+    assert torch.equal(out.images, batch.images)
+    rotated = Augment(op="rotate", magnitude=7, random_sign=False).defend_batch(batch, context)
+    assert torch.equal(rotated.images, apply_op(images, "rotate", 7, None, convention="pil").float() / 255)
+
+
 def test_random_sign_is_seeded_per_image(images):
     defense = Augment(op="brightness", magnitude=9)
     labels = torch.zeros(len(images), dtype=torch.long)
-    a = defense.defend_inputs(images, labels, generator=torch.Generator().manual_seed(0))
-    b = defense.defend_inputs(images, labels, generator=torch.Generator().manual_seed(0))
+    a = _defend(defense, images, labels, seed=0)
+    b = _defend(defense, images, labels, seed=0)
     assert torch.equal(a, b)
     brighter = a.float().mean((1, 2, 3)) > images.float().mean((1, 2, 3))
     assert brighter.any() and (~brighter).any()  # both directions occur over 20 images
-    fixed = Augment(op="brightness", magnitude=9, random_sign=False).defend_inputs(images, labels, generator=None)
+    fixed = _defend(Augment(op="brightness", magnitude=9, random_sign=False), images, labels, seed=1)
     assert (fixed.float().mean((1, 2, 3)) >= images.float().mean((1, 2, 3))).all()
     assert "brightness" in SIGNED_OPS["pil"] and "rotate" not in SIGNED_OPS["pil"]
 
@@ -85,7 +104,7 @@ def test_per_class_policy_touches_only_listed_classes(images):
     labels = torch.arange(len(images)) % 10
     defense = AugmentPerClass(policy={"airplane": {"op": "invert", "magnitude": 1}, "3": {"op": "posterize", "magnitude": 9}})
     defense.bind(["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"])
-    out = defense.defend_inputs(images, labels, generator=torch.Generator().manual_seed(0))
+    out = _defend(defense, images, labels, seed=0)
     assert torch.equal(out[labels == 0], 255 - images[labels == 0])
     assert set(out[labels == 3].unique().tolist()) <= {0, 128}
     untouched = (labels != 0) & (labels != 3)

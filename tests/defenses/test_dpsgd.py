@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 from omegaconf import OmegaConf
 
 from fedpriv.data import Digits
-from fedpriv.defenses import DPSGD, NoDefense
+from fedpriv.defenses import DPSGD, NoDefense, UpdateDefense
 from fedpriv.fl import FedSGD
 from fedpriv.models import ConvNet, LeNet
 from fedpriv.training import train_classifier
@@ -57,14 +55,14 @@ def test_shared_update_is_clipped_and_noised():
     torch.manual_seed(0)
     model = LeNet(in_shape=(1, 16, 16), num_classes=10)
     x, y = torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])
-    plain = FedSGD(batch_size=4).shared_update(model, x, y, defend_update=NoDefense().defend_update)
-    seeded = lambda defense, seed=0: partial(defense.defend_update, generator=torch.Generator().manual_seed(seed))
+    plain = FedSGD(batch_size=4).shared_update(model, x, y)
+    seeded = lambda defense, seed=0: UpdateDefense(defense, torch.Generator().manual_seed(seed))
     clipped = FedSGD(batch_size=4).shared_update(
-        model, x, y, defend_update=seeded(DPSGD(noise_multiplier=0.0, max_grad_norm=1e-3)))
+        model, x, y, defense=seeded(DPSGD(noise_multiplier=0.0, max_grad_norm=1e-3)))
     norm = lambda grads: torch.sqrt(sum(g.pow(2).sum() for g in grads))
     assert norm(clipped.gradients) <= 1e-3 + 1e-6 < norm(plain.gradients)
     noisy = FedSGD(batch_size=4).shared_update(
-        model, x, y, defend_update=seeded(DPSGD(noise_multiplier=10.0, max_grad_norm=1.0)))
+        model, x, y, defense=seeded(DPSGD(noise_multiplier=10.0, max_grad_norm=1.0)))
     assert norm(noisy.gradients) > 10 * norm(plain.gradients)
 
 
@@ -76,10 +74,7 @@ def test_update_noise_comes_from_the_given_generator_only():
     def update(seed, global_seed):
         torch.manual_seed(global_seed)  # the global RNG must not matter
         generator = torch.Generator().manual_seed(seed)
-        return FedSGD(batch_size=4).shared_update(model, x, y, defend_update=partial(defense.defend_update,
-                                                                                     generator=generator)).gradients
+        return FedSGD(batch_size=4).shared_update(model, x, y, defense=UpdateDefense(defense, generator)).gradients
 
     assert all(torch.equal(a, b) for a, b in zip(update(0, 1), update(0, 2)))
     assert not torch.equal(update(0, 1)[0], update(1, 1)[0])
-    with pytest.raises(ValueError, match="generator"):
-        FedSGD(batch_size=4).shared_update(model, x, y, defend_update=defense.defend_update)

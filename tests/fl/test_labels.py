@@ -8,7 +8,6 @@ import torch
 from fedpriv.attacks.base import AttackProblem
 from fedpriv.attacks.labels import infer_labels
 from fedpriv.data import Digits
-from fedpriv.defenses import NoDefense
 from fedpriv.fl import FedAvg, SecureAggregation
 from fedpriv.models import LeNet
 
@@ -20,7 +19,7 @@ def digits():
 
 def _problem(digits, model, protocol, index, seed=0, population=None):
     x, y = digits.normalize(digits.test.images[index]), digits.test.labels[index]
-    update = protocol.shared_update(model, x, y, defend_update=NoDefense().defend_update, population=population,
+    update = protocol.shared_update(model, x, y, population=population,
                                     generator=torch.Generator().manual_seed(seed))
     problem = AttackProblem(model=model, update=update, shape=digits.shape, num_classes=10, bounds=digits.bounds(),
                             seed=seed, protocol=protocol)

@@ -7,14 +7,13 @@ attack engine does.
 
 from __future__ import annotations
 
-from functools import partial
 
 import pytest
 import torch
 from torch.func import vmap
 
 from fedpriv.data import Digits
-from fedpriv.defenses import DPSGD, NoDefense
+from fedpriv.defenses import DPSGD, NoDefense, UpdateDefense
 from fedpriv.fl import FedAvg, FedSGD, SecureAggregation
 from fedpriv.models import LeNet
 
@@ -53,7 +52,7 @@ def test_simulate_reproduces_the_shared_update_under_vmap(digits, lenet, protoco
     index = torch.arange(PROBLEMS * BATCH) * 7  # mixed classes
     x = digits.normalize(digits.test.images[index]).view(PROBLEMS, BATCH, *digits.shape)
     y = digits.test.labels[index].view(PROBLEMS, BATCH)
-    updates = [protocol.shared_update(lenet, x[i], y[i], defend_update=NoDefense().defend_update,
+    updates = [protocol.shared_update(lenet, x[i], y[i],
                                       population=population, generator=torch.Generator()) for i in range(PROBLEMS)]
     others = protocol.reconstruct_size - BATCH  # the aggregate's other clients' images, in the order drawn
     full_x = torch.stack([torch.cat([x[i], pool_x[:others]]) for i in range(PROBLEMS)])
@@ -73,14 +72,13 @@ def test_simulate_reproduces_the_shared_update_under_vmap(digits, lenet, protoco
 
 def test_fedavg_update_is_a_weight_difference_with_gradient_sign(digits, lenet):
     x, y = digits.normalize(digits.test.images[:2]), digits.test.labels[:2]
-    none = NoDefense().defend_update
-    gradient = FedSGD(batch_size=2).shared_update(lenet, x, y, defend_update=none).gradients
-    one_step = FedAvg(batch_size=2, local_epochs=1, local_lr=0.1).shared_update(lenet, x, y, defend_update=none)
+    gradient = FedSGD(batch_size=2).shared_update(lenet, x, y).gradients
+    one_step = FedAvg(batch_size=2, local_epochs=1, local_lr=0.1).shared_update(lenet, x, y)
     assert one_step.kind == "weight_difference" and one_step.info == {"local_steps": 1, "local_lr": 0.1}
     for g, d in zip(gradient, one_step.gradients):
         assert torch.allclose(d, 0.1 * g, atol=1e-7)
     protocol = FedAvg(batch_size=2, local_epochs=5, local_lr=0.01, local_batch_size=1)
-    update = protocol.shared_update(lenet, x, y, defend_update=none)
+    update = protocol.shared_update(lenet, x, y)
     assert update.info["local_steps"] == 10
     # The gradient equivalent is the mean step gradient: close to the FedSGD gradient while the model moves little.
     equivalent = torch.cat([g.flatten() for g in protocol.gradient_equivalent(update)])
@@ -94,30 +92,31 @@ def test_fedavg_applies_the_defense_to_every_local_step(digits, lenet):
     x, y = digits.normalize(digits.test.images[:2]), digits.test.labels[:2]
     calls = []
 
-    def count(gradients, *, per_sample):
-        calls.append(per_sample()[0].shape[0])
-        return gradients
+    class Counting(NoDefense):
+        def defend_update(self, gradients, step):
+            calls.append((step.per_sample()[0].shape[0], step.model is not lenet, step.purpose))
+            return gradients
 
-    FedAvg(batch_size=2, local_epochs=3, local_batch_size=1).shared_update(lenet, x, y, defend_update=count)
-    assert calls == [1] * 6  # six local steps of one image, each defended with its own per-example gradients
+    FedAvg(batch_size=2, local_epochs=3, local_batch_size=1).shared_update(lenet, x, y, defense=UpdateDefense(Counting()))
+    # Six local steps of one image, each defended on the client's own copy with its own per-example gradients.
+    assert calls == [(1, True, "update")] * 6
     torch.manual_seed(0)
     noisy = FedAvg(batch_size=2, local_epochs=3).shared_update(
-        lenet, x, y, defend_update=partial(DPSGD(noise_multiplier=1.0).defend_update, generator=torch.Generator().manual_seed(0)))
-    clean = FedAvg(batch_size=2, local_epochs=3).shared_update(lenet, x, y, defend_update=NoDefense().defend_update)
+        lenet, x, y, defense=UpdateDefense(DPSGD(noise_multiplier=1.0), torch.Generator().manual_seed(0)))
+    clean = FedAvg(batch_size=2, local_epochs=3).shared_update(lenet, x, y)
     assert not torch.allclose(noisy.gradients[0], clean.gradients[0], atol=1e-3)
 
 
 def test_secure_aggregate_averages_all_clients_and_hands_over_their_labels(digits, lenet):
     pool_x, pool_y, population = _pool(digits)
     x, y = digits.normalize(digits.test.images[:2]), digits.test.labels[:2]
-    none = NoDefense().defend_update
-    update = SecureAggregation(batch_size=2, clients=4).shared_update(lenet, x, y, defend_update=none,
-                                                                       population=population, generator=None)
+    update = SecureAggregation(batch_size=2, clients=4).shared_update(lenet, x, y, population=population,
+                                                                       generator=None)
     assert update.kind == "aggregate" and update.batch_size == 8 and update.info["clients"] == 4
     assert torch.equal(update.labels, torch.cat([y, pool_y[:6]]))
-    alone = FedSGD(batch_size=2).shared_update(lenet, x, y, defend_update=none)
+    alone = FedSGD(batch_size=2).shared_update(lenet, x, y)
     own = torch.cat([g.flatten() for g in alone.gradients])
     seen = torch.cat([g.flatten() for g in update.gradients])
     assert not torch.allclose(own, seen, atol=1e-4)  # the server never sees the target's own gradient
     with pytest.raises(ValueError, match="population"):
-        SecureAggregation(clients=2).shared_update(lenet, x[:1], y[:1], defend_update=none)
+        SecureAggregation(clients=2).shared_update(lenet, x[:1], y[:1])
