@@ -77,6 +77,14 @@ def test_the_page_components_validate_and_their_unit_test_passes(extended, compo
 
     assert trial_dirname(compose_cfg("defense=gradient_pruning", "defense.ratio=0.5")).startswith(
         "trial-gradient_pruning-pr0.5-")
+    # Stacked with another defense: the keys split between the two, the stack named after both.
+    from fedpriv.defenses import build_defense
+
+    stacked = compose_cfg("defense=[augment,gradient_pruning]", "defense.ratio=0.5", "defense.op=invert")
+    assert config_problems(stacked) == []
+    defense = build_defense(stacked.defense)
+    assert defense.name == "augment+gradient_pruning"
+    assert defense.describe() == {"op": "invert", "magnitude": 5, "prune_ratio": 0.5}
     ran = _run_page_tests(tests_ns, "tests/defenses/test_gradient_pruning.py")
     assert ran == ["test_pruning_keeps_only_the_largest_entries"]
 
