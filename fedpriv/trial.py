@@ -65,6 +65,7 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     dataset = _build(cfg.dataset, "dataset")
     protocol = _build(cfg.fl, "fl")
     defense = build_defense(cfg.defense)
+    log.info("building defense %s", defense.name)
     attack = _build(cfg.attack, "attack")
     logger = _build(cfg.logger, "logger")
 

@@ -62,3 +62,17 @@ def test_only_plain_commands_are_checked():
 def test_a_misspelt_group_is_not_added_as_a_new_key(typed):
     (problem,) = _problems(typed)
     assert problem.startswith(f"{typed}: fedpriv has no config group or key 'defence' (did you mean defense=augment?)")
+
+
+def test_a_list_of_defenses_is_checked_option_by_option_and_key_by_key():
+    assert _problems("defense=[augment,dpsgd]", "defense.op=invert", "defense.noise_multiplier=1.0") == []
+    assert _problems("defense=[augment,dpsgd],none", "seed=0,1", multirun=True) == []
+    problems = _problems("defense=[augment,dpsgx]")
+    assert problems == [problems[0]] and problems[0].startswith(
+        "defense=dpsgx: no such defense option (did you mean dpsgd?)")
+    problems = _problems("defense=[augment,dpsgd]", "defense.ops=invert")
+    assert len(problems) == 1 and problems[0].startswith("defense.ops=invert: unknown key for defense (did you "
+                                                         "mean op?); allowed keys: op, magnitude")
+    assert "noise_multiplier" in problems[0]  # the keys of both members are offered
+    problems = _problems("defense=[augment,augment_per_class]")
+    assert any(p.startswith("defense.random_sign: taken by both augment") for p in problems)
