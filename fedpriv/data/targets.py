@@ -96,5 +96,6 @@ def defended_batches(data, class_ids: list[int], targets_cfg, *, batch_size: int
     out = []
     for index in batches:
         originals, labels = data.test.images[index], data.test.labels[index]
-        out.append(TargetBatch(index, originals, defense.defend_batch(ClientBatch.from_uint8(originals, labels), context)))
+        defended = defense.defend_batch(ClientBatch.from_uint8(originals, labels), context)
+        out.append(TargetBatch(index, originals, defended))
     return out

@@ -154,6 +154,7 @@ def training_seconds(job: Training, data, *, device: torch.device, budget: float
         loss = module.training_step((images.to(device), labels.to(device)), index)
         if loss is not None:
             loss.backward()
+            module.on_after_backward()  # the defense's update side on each step, when it runs in training
             setup.optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)

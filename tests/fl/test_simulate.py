@@ -120,3 +120,21 @@ def test_secure_aggregate_averages_all_clients_and_hands_over_their_labels(digit
     assert not torch.allclose(own, seen, atol=1e-4)  # the server never sees the target's own gradient
     with pytest.raises(ValueError, match="population"):
         SecureAggregation(clients=2).shared_update(lenet, x[:1], y[:1])
+
+
+@pytest.mark.parametrize("protocol", [
+    FedSGD(batch_size=BATCH), FedAvg(batch_size=BATCH, local_epochs=2, local_lr=0.1, local_batch_size=2),
+], ids=["fedsgd", "fedavg"])
+def test_soft_targets_are_shared_and_simulated_alike(digits, lenet, protocol):
+    # Mixup-like defenses train on class probabilities; the replica must take them as the client did.
+    index = torch.arange(BATCH) * 11
+    x = digits.normalize(digits.test.images[index])
+    hard = digits.test.labels[index]
+    soft = 0.6 * torch.nn.functional.one_hot(hard, 10).float() + 0.4 * torch.nn.functional.one_hot(hard.roll(1), 10)
+    shared = protocol.shared_update(lenet, x, soft)
+    params, buffers = _functional(lenet)
+    simulated = protocol.simulate(lenet, params, buffers, x, soft)
+    for g, s in zip(shared.gradients, simulated):
+        assert torch.allclose(s, g, rtol=1e-4, atol=1e-5 * g.abs().max())
+    as_hard = protocol.shared_update(lenet, x, hard)
+    assert not torch.allclose(as_hard.gradients[-1], shared.gradients[-1], atol=1e-4)  # the mixing shows
