@@ -93,7 +93,9 @@ class MatchingModule(L.LightningModule):
         """Per-problem (total, objective), each of shape (K,)."""
         labels, targets = self.current_labels(), self.targets
         if self.vectorize:
-            return vmap(self.problem_loss)(self.candidate, labels, *targets)
+            # "different": a stochastic model (PRECODE's bottleneck draws from its own generator) draws fresh noise
+            # for every problem; deterministic models are unaffected.
+            return vmap(self.problem_loss, randomness="different")(self.candidate, labels, *targets)
         pairs = [self.problem_loss(self.candidate[k], labels[k], *[t[k] for t in targets])
                  for k in range(self.candidate.shape[0])]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])

@@ -65,3 +65,22 @@ def total_variation(x: Tensor) -> Tensor:
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
     return dx + dy
+
+
+def defense_mask(problem, adaptive: bool = True) -> list[Tensor] | None:
+    """The entries of the shared update an adaptive attacker matches: ``problem.defense.mask`` when the threat model
+    grants one (gradient pruning reveals which entries it kept) and the attack is ``adaptive``, else None.
+
+    Matching the pruned entries too would push the candidate's gradient towards zeros that carry no information
+    about the input, only about the pruning threshold.
+    """
+    knowledge = getattr(problem, "defense", None)
+    mask = getattr(knowledge, "mask", None)
+    if not adaptive or mask is None:
+        return None
+    return list(mask)
+
+
+def masked(gradients: Sequence[Tensor], masks: Sequence[Tensor]) -> list[Tensor]:
+    """Each tensor with the entries outside its mask set to zero (vmappable: a product, not an index)."""
+    return [g * m for g, m in zip(gradients, masks)]

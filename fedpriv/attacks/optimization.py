@@ -19,7 +19,7 @@ from torch.func import replace_all_batch_norm_modules_
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction
 from fedpriv.attacks.engine import OPTIMIZERS, SCHEDULES, MatchingModule, initial_images, run_matching
 from fedpriv.attacks.labels import infer_labels
-from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS, layer_weights, total_variation
+from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS, defense_mask, layer_weights, masked, total_variation
 from fedpriv.config.constraints import OneOf, Range
 from fedpriv.fl.base import Protocol
 from fedpriv.fl.fedsgd import FedSGD
@@ -45,6 +45,9 @@ class OptimizationAttack(Attack):
         labels: ``given`` (the server knows them), ``infer`` (from the last layer's gradient: iDLG's rule at
             batch size 1, a counting rule above), or ``optimize`` (soft labels optimised with the images).
         parallel: problems optimised together in one vectorised computation (restarts count as problems).
+        adaptive: when the threat model grants the defense's mask of kept entries (``problem.defense.mask``, set
+            by gradient pruning), match only those entries of the update; false matches the whole update, as an
+            attacker unaware of the defense would.
     """
 
     name = "optimization"
@@ -66,8 +69,10 @@ class OptimizationAttack(Attack):
         init: Annotated[str, OneOf(("randn", "uniform"))] = "randn",
         labels: Annotated[str, OneOf(LABEL_SOURCES)] = "infer",
         parallel: Annotated[int, Range(1, 4096)] = 1,
+        adaptive: bool = True,
     ):
         self.iterations, self.restarts = iterations, restarts
+        self.adaptive = adaptive
         self.optimizer, self.lr, self.schedule = optimizer, lr, schedule
         self.signed, self.box = signed, box
         self.distance, self.layer_weighting, self.tv_weight = distance, layer_weights, tv_weight
@@ -134,13 +139,17 @@ class OptimizationAttack(Attack):
             return torch.empty(0)
         return infer_labels(problem)
 
-    @staticmethod
-    def _groups(problems, entries):
-        """Entries that can share one vectorised computation: same model, protocol and shapes."""
+    def mask(self, problem: AttackProblem) -> list[Tensor] | None:
+        """The update entries this attack matches for ``problem`` (None: all of them)."""
+        return defense_mask(problem, self.adaptive)
+
+    def _groups(self, problems, entries):
+        """Entries that can share one vectorised computation: same model, protocol, shapes and masking."""
         groups: dict[tuple, list] = {}
         for i, r in entries:
             p = problems[i]
-            key = (id(p.model), id(p.protocol), p.reconstruct_size, tuple(g.shape for g in p.update.gradients))
+            key = (id(p.model), id(p.protocol), p.reconstruct_size, tuple(g.shape for g in p.update.gradients),
+                   self.mask(p) is not None)
             groups.setdefault(key, []).append((i, r))
         return list(groups.values())
 
@@ -176,6 +185,9 @@ class OptimizationAttack(Attack):
             label_init = torch.stack([labels[i].to(device) for i, _ in chunk])
         targets = [torch.stack([problems[i].update.gradients[j] for i, _ in chunk]).to(device)
                    for j in range(len(first.update.gradients))]
+        if self.mask(first) is not None:  # masks travel with the targets: each problem has its own
+            masks = [self.mask(problems[i]) for i, _ in chunk]
+            targets += [torch.stack([m[j] for m in masks]).to(device, targets[j].dtype) for j in range(len(targets))]
         module = MatchingModule(
             problem_loss=self.problem_loss(first), targets=targets, labels=label_init, init=init,
             bounds=tuple(b.to(device) for b in first.bounds), iterations=self.iterations, optimizer=self.optimizer,
@@ -199,9 +211,13 @@ class OptimizationAttack(Attack):
         distance = DISTANCES[self.distance]
         weights = layer_weights(self.layer_weighting, len(params))
         tv_weight = self.tv_weight
+        count, is_masked = len(problem.update.gradients), self.mask(problem) is not None
 
         def loss(x: Tensor, labels: Tensor, *target: Tensor) -> tuple[Tensor, Tensor]:
-            objective = distance(protocol.simulate(model, params, buffers, x, labels), target, weights)
+            candidate = protocol.simulate(model, params, buffers, x, labels)
+            if is_masked:  # target = the shared update's tensors, then their masks
+                candidate, target = masked(candidate, target[count:]), masked(target[:count], target[count:])
+            objective = distance(candidate, target, weights)
             total = objective + self.penalty(model, params, buffers, x)
             if tv_weight > 0:
                 total = total + tv_weight * total_variation(x)
