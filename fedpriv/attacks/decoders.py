@@ -32,7 +32,8 @@ from typing import Annotated, Optional
 import torch
 from torch import Tensor
 
-from fedpriv.attacks.mixing_clusters import cluster_by_epoch, cluster_greedy, similarity_graph, solve_mixture
+from fedpriv.attacks.mixing_clusters import (cluster_by_epoch, cluster_greedy, high_pass, similarity_graph,
+                                             solve_mixture)
 from fedpriv.config.constraints import OneOf
 from fedpriv.defenses.client import DefenseKnowledge
 
@@ -43,8 +44,8 @@ Decode = Annotated[str, OneOf(DECODERS)]
 @dataclass
 class DecodedImages:
     """The decoder's estimates ``images`` ``(n, C, H, W)`` in [0, 1], one per private image; ``weights``
-    ``(M, n)`` the mixing it assumed for every encoding; ``groups`` ``(M,)`` each encoding's group when the
-    mixing was estimated (estimate ``j`` is then the private image behind group ``j``), else None;
+    ``(M, n)`` the mixing it assumed for every encoding (columns are the estimates); ``groups`` ``(M,)`` the
+    estimate each encoding weighs most when the mixing was estimated, else None;
     ``sign_ambiguous``: the estimates may as well be ``1 - images`` (InstaHide, see the module)."""
 
     images: Tensor
@@ -61,7 +62,7 @@ def dense_weights(mix_index: Tensor, mix_weight: Tensor, count: int) -> Tensor:
 
 def decode_mixup(encodings: Tensor, *, signed: bool = False, mix_index: Optional[Tensor] = None,
                  mix_weight: Optional[Tensor] = None, num_private: Optional[int] = None, k: int = 4,
-                 epoch: Optional[Tensor] = None, restarts: int = 16, iterations: int = 30,
+                 epoch: Optional[Tensor] = None, starts: int = 4, restarts: int = 16, iterations: int = 30,
                  generator: Optional[torch.Generator] = None) -> DecodedImages:
     """Private images behind ``encodings`` ``(M, C, H, W)`` (pixel space, [0, 1]; InstaHide's as its defense keeps
     them) of one client's dataset over several epochs.
@@ -70,7 +71,9 @@ def decode_mixup(encodings: Tensor, *, signed: bool = False, mix_index: Optional
         signed: the encodings are sign-flipped (InstaHide): solve on absolute values of ``2x - 1``.
         mix_index / mix_weight: ``(M, k)`` the components (indices into the client's dataset) and weights of
             every encoding, when the threat model grants them; otherwise the mixing is estimated from the
-            encodings (then ``epoch`` per encoding, or ``num_private``, and ``k`` are needed).
+            encodings (then ``epoch`` per encoding, or ``num_private``, and ``k`` are needed); the estimates are
+            then an unordered set (pair them with the private images by matching, as the trial does).
+        starts: seed epochs tried when estimating the mixing (:func:`best_start`).
         restarts / iterations: of the sign-flipped solver (:func:`solve_signed`).
         generator: seeds the random starts of the sign-flipped solver.
     """
@@ -83,18 +86,34 @@ def decode_mixup(encodings: Tensor, *, signed: bool = False, mix_index: Optional
         weights = dense_weights(mix_index, mix_weight, count)
         images = None if signed else torch.linalg.lstsq(weights, target, driver="gelsd").solution.clamp(0, 1)
     else:
-        similarity = similarity_graph(target)
+        similarity = similarity_graph(high_pass(target.reshape(-1, *shape)).flatten(1))
         if epoch is not None:
-            groups = cluster_by_epoch(similarity, epoch.cpu())
+            images, weights, groups = best_start(similarity, target, epoch.cpu(), k, starts)
         elif num_private is not None:
-            groups = cluster_greedy(similarity, num_private)
+            images, weights, groups = solve_mixture(target, cluster_greedy(similarity, num_private), k)
         else:
             raise ValueError("decoding without the mixing needs each encoding's epoch or the number of private images")
-        images, weights = solve_mixture(target, groups, k)
     if signed:
         centred = solve_signed(weights, target, restarts=restarts, iterations=iterations, generator=generator)
         images = (align_signs(centred.reshape(-1, *shape)).flatten(1) + 1) / 2
     return DecodedImages(images=images.reshape(-1, *shape), weights=weights, groups=groups, sign_ambiguous=signed)
+
+
+def best_start(similarity: Tensor, target: Tensor, epoch: Tensor, k: int, starts: int
+               ) -> tuple[Tensor, Tensor, Tensor]:
+    """Cluster and solve with each of ``starts`` epochs (evenly spaced) seeding the groups, and keep the solution
+    that explains the encodings best (smallest residual): the clustering is the fragile step, and which seed
+    epoch groups well varies from dataset to dataset."""
+    rank = torch.searchsorted(epoch.unique(sorted=True), epoch)
+    count = int(rank.max()) + 1
+    best, best_residual = None, float("inf")
+    for first in torch.linspace(0, count, max(1, min(starts, count)) + 1)[:-1].long().tolist():
+        shifted = (rank - first) % count
+        solution = solve_mixture(target, cluster_by_epoch(similarity, shifted), k, epoch=shifted)
+        residual = float((target - solution[1] @ solution[0]).pow(2).mean())
+        if residual < best_residual:
+            best, best_residual = solution, residual
+    return best
 
 
 def solve_signed(weights: Tensor, magnitudes: Tensor, *, restarts: int = 16, iterations: int = 30,
@@ -143,7 +162,8 @@ class MixupDecoder:
 
     name = "mixup"
 
-    def __init__(self, *, restarts: int = 16, iterations: int = 30, seed: int = 0):
+    def __init__(self, *, starts: int = 4, restarts: int = 16, iterations: int = 30, seed: int = 0):
+        self.starts = starts
         self.restarts = restarts
         self.iterations = iterations
         self.seed = seed
@@ -154,7 +174,7 @@ class MixupDecoder:
             reconstructions, signed=bool(extra.get("signed", knowledge.name == "instahide")),
             mix_index=extra.get("mix_index"), mix_weight=extra.get("mix_weight"),
             num_private=extra.get("num_private"), k=int(knowledge.params.get("k", 4)), epoch=extra.get("epoch"),
-            restarts=self.restarts, iterations=self.iterations,
+            starts=self.starts, restarts=self.restarts, iterations=self.iterations,
             generator=torch.Generator().manual_seed(self.seed))
 
 
