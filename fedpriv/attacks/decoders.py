@@ -178,6 +178,35 @@ class MixupDecoder:
             generator=torch.Generator().manual_seed(self.seed))
 
 
+def mixing_knowledge(knowledge: DefenseKnowledge, encoded_info: dict, *, mapping: bool) -> DefenseKnowledge:
+    """``knowledge`` extended with what an attacker watching a client's encodings over several epochs has: each
+    encoding's epoch and the dataset size, and with ``mapping`` (GradAttack's strong attacker, seed 003) the
+    components and weights of every encoding (``encoded_info`` as :func:`fedpriv.defenses.mixing.encode_epochs`
+    returns it)."""
+    extra = {**knowledge.extra, "epoch": encoded_info["epoch"],
+             "num_private": int(encoded_info["mix_index"][:, 0].max()) + 1}
+    if mapping:
+        extra.update(mix_index=encoded_info["mix_index"], mix_weight=encoded_info["mix_weight"])
+    return DefenseKnowledge(name=knowledge.name, params=dict(knowledge.params), mask=knowledge.mask, extra=extra)
+
+
+def paired_with(decoded: DecodedImages, private: Tensor) -> Tensor:
+    """The estimates in the order of ``private`` (``(n, C, H, W)`` in [0, 1]) for scoring: one-to-one matching
+    by squared error, as the trial pairs reconstructions; for sign-ambiguous estimates, whichever of ``images``
+    and ``1 - images`` matches better overall (the attacker's two candidates, credited with the better one, as
+    GradAttack credits its strong attacker)."""
+    from fedpriv.metrics.matching import match_reconstructions
+
+    candidates = [decoded.images, 1 - decoded.images] if decoded.sign_ambiguous else [decoded.images]
+    best, best_error = None, float("inf")
+    for images in candidates:
+        ordered = images[match_reconstructions(images, private)].to(private.device)
+        error = float((ordered - private).pow(2).mean())
+        if error < best_error:
+            best, best_error = ordered, error
+    return best
+
+
 def build_decoder(decode: str, **options) -> Optional[MixupDecoder]:
     """The decoder named by ``attack.decode`` (None for ``none``)."""
     if decode == "none":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fedpriv.attacks.decoders import MixupDecoder, build_decoder, decode_mixup
+from fedpriv.attacks.decoders import MixupDecoder, build_decoder, decode_mixup, mixing_knowledge, paired_with
 from fedpriv.defenses import InstaHide, Mixup
 from fedpriv.defenses.mixing import encode_epochs, largest_component
 from fedpriv.metrics.image import psnr
@@ -40,17 +40,18 @@ def test_decoder_with_the_mixing_granted_breaks_mixup(private, k):
     encoded, noisy, baseline = collected(Mixup(k=k), images, labels)
     decoded = decode_mixup(noisy, mix_index=encoded.info["mix_index"], mix_weight=encoded.info["mix_weight"])
     gained = psnr(decoded.images, images).mean()
-    assert gained > baseline + 5, (float(baseline), float(gained))  # measured: about 15 dB -> 34 dB
+    assert gained > baseline + 5, (float(baseline), float(gained))  # measured: about 16 dB -> 34 dB (k=4), 15 -> 33 dB (k=6)
 
 
 def test_decoder_estimating_the_mixing_still_breaks_mixup(private):
     images, labels = private
     encoded, noisy, baseline = collected(Mixup(k=4), images, labels)
-    decoded = decode_mixup(noisy, k=4, epoch=encoded.info["epoch"], starts=2)
+    decoder = MixupDecoder(starts=2)
+    decoded = decoder(noisy, mixing_knowledge(Mixup(k=4).knowledge([]), encoded.info, mapping=False))
+    assert decoded.groups is not None  # the mixing was estimated, not read from the knowledge
     # the estimates come as an unordered set: pair them with the private images as the trial does
-    order = match_reconstructions(decoded.images, images)
-    gained = psnr(decoded.images[order], images).mean()
-    assert gained > baseline + 5, (float(baseline), float(gained))  # measured: about 15 dB -> 30 dB
+    gained = psnr(paired_with(decoded, images), images).mean()
+    assert gained > baseline + 5, (float(baseline), float(gained))  # measured: about 16 dB -> 33 dB
 
 
 def test_decoder_with_the_mixing_granted_recovers_instahide_up_to_one_sign(private):
@@ -58,12 +59,10 @@ def test_decoder_with_the_mixing_granted_recovers_instahide_up_to_one_sign(priva
     small = images[:, :, 8:24, 8:24]  # a 16x16 crop keeps the per-pixel solver quick
     encoded, noisy, baseline = collected(InstaHide(k=4), small, labels)
     decoder = build_decoder("mixup", seed=0)
-    knowledge = InstaHide(k=4).knowledge([])
-    knowledge.extra.update(mix_index=encoded.info["mix_index"], mix_weight=encoded.info["mix_weight"])
-    decoded = decoder(noisy, knowledge)
+    decoded = decoder(noisy, mixing_knowledge(InstaHide(k=4).knowledge([]), encoded.info, mapping=True))
     assert decoded.sign_ambiguous
-    gained = torch.maximum(psnr(decoded.images, small).mean(), psnr(1 - decoded.images, small).mean())
-    assert gained > baseline + 5, (float(baseline), float(gained))
+    gained = psnr(paired_with(decoded, small), small).mean()
+    assert gained > baseline + 5, (float(baseline), float(gained))  # measured: about 11 dB -> 32 dB
 
 
 def test_decode_none_builds_nothing_and_unknown_names_are_refused():
@@ -71,3 +70,37 @@ def test_decode_none_builds_nothing_and_unknown_names_are_refused():
     assert isinstance(build_decoder("mixup"), MixupDecoder)
     with pytest.raises(ValueError, match="attack.decode"):
         build_decoder("loda")
+
+
+@pytest.mark.slow
+def test_gradient_inversion_then_decoder_recovers_mixed_digits():
+    """End to end: Inverting Gradients recovers each encoding from its FedSGD update (soft labels optimised), then
+    the decoder turns six epochs of reconstructions into the private digits."""
+    from fedpriv.attacks import AttackProblem, InvertingGradients
+    from fedpriv.data import Digits
+    from fedpriv.defenses import NoDefense
+    from fedpriv.fl import FedSGD
+    from fedpriv.models import MLP
+
+    data = Digits(train_per_class=1, test_per_class=1).load()
+    images, labels = data.test.images.float() / 255, data.test.labels.long()
+    encoded = encode_epochs(Mixup(k=4), images, labels, epochs=6, num_classes=10,
+                            generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = MLP(in_shape=data.shape, num_classes=10, hidden=64).eval()
+    problems = []
+    for i in range(len(encoded)):
+        update = FedSGD().shared_update(model, data.normalize(encoded.images[i : i + 1]), encoded.targets[i : i + 1],
+                                        defend_update=NoDefense().defend_update)
+        problems.append(AttackProblem(model=model, update=update, shape=data.shape, num_classes=10,
+                                      bounds=data.bounds(), seed=i))
+    attack = InvertingGradients(iterations=400, tv_weight=1e-4, labels="optimize", parallel=len(problems))
+    reconstructions = torch.cat([data.denormalize(r.images.detach()) for r in attack.reconstruct_many(problems)])
+    reconstructions = reconstructions.clamp(0, 1)
+    baseline = psnr(reconstructions, largest_component(encoded.info)).mean()
+    known = decode_mixup(reconstructions, mix_index=encoded.info["mix_index"], mix_weight=encoded.info["mix_weight"])
+    estimated = decode_mixup(reconstructions, k=4, epoch=encoded.info["epoch"]).images
+    estimated = estimated[match_reconstructions(estimated, images)]
+    # measured: 17.8 dB without the decoder, 45.5 dB with the mixing granted, 36.2 dB estimating it
+    assert psnr(known.images, images).mean() > baseline + 5
+    assert psnr(estimated, images).mean() > baseline + 5
