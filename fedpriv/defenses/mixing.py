@@ -116,7 +116,7 @@ def encode_epochs(defense: "MixingDefense", images: Tensor, labels: Tensor, *, e
     per epoch, as in GradAttack's per-epoch mapping)."""
     parts = []
     for epoch in range(epochs):
-        context = ClientContext(generator=generator, num_classes=num_classes, purpose="training", epoch=epoch)
+        context = ClientContext(generator=generator, num_classes=num_classes, purpose="update", epoch=epoch)
         parts.append(defense.defend_batch(ClientBatch(images, labels.clone(), labels.clone()), context))
     info = {key: torch.cat([p.info[key] for p in parts]) for key in ("mix_index", "mix_weight", "mix_images")}
     if "sign" in parts[0].info:
