@@ -2,6 +2,8 @@ from fedpriv.defenses.augment import Augment, AugmentPerClass
 from fedpriv.defenses.base import Defense, NoDefense, TrainingSetup, UpdateDefense
 from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep, DefenseKnowledge
 from fedpriv.defenses.dpsgd import DPSGD
+from fedpriv.defenses.instahide import InstaHide
+from fedpriv.defenses.mixup import Mixup
 from fedpriv.defenses.noise import Noise
 from fedpriv.defenses.precode import Precode
 from fedpriv.defenses.prune import Prune
@@ -10,6 +12,6 @@ from fedpriv.defenses.stack import DefenseStack, build_defense
 
 __all__ = [
     "Augment", "AugmentPerClass", "ClientBatch", "ClientContext", "ClientStep", "DPSGD", "Defense",
-    "DefenseKnowledge", "DefenseStack", "NoDefense", "Noise", "Precode", "Prune", "Soteria", "TrainingSetup",
-    "UpdateDefense", "build_defense",
+    "DefenseKnowledge", "DefenseStack", "InstaHide", "Mixup", "NoDefense", "Noise", "Precode", "Prune", "Soteria",
+    "TrainingSetup", "UpdateDefense", "build_defense",
 ]
