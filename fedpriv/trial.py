@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from fedpriv.attacks.base import AttackProblem, ServerKnowledge
+from fedpriv.attacks.decode_stage import decode_targets, score_largest_component, tag_rows
 from fedpriv.config.combinations import defense_input_problems
 from fedpriv.config.validate import ConfigError, validate
 from fedpriv.data.targets import TargetBatch, defended_batches, resolve_classes
@@ -103,9 +104,14 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
         classifier_meta = {**classifier_meta, "victim_accuracy": _accuracy(victim, data, device)}
         victim = attack.prepare_model(victim, _server_knowledge(data, device, seed))
 
-        images = _attack_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed)
+        if getattr(attack, "decode", "none") == "none":  # a mixed row is scored against its largest component
+            images = score_largest_component(
+                _attack_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed), batches)
+        else:
+            images = decode_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed)
         rows, outcomes = _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides or [],
                                 defense, protocol, attack, classifier_meta, evaluator_meta, model_correct=model_correct)
+        rows = tag_rows(rows, attack, defense)
         write_outcomes(output_dir / IMAGES_FILE, outcomes, trial_id=trial_id)
         save_samples(output_dir / "samples.pt", images, limit=cfg.record.grid_images)
         grid_path = None

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.func import replace_all_batch_norm_modules_
 
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction
+from fedpriv.attacks.decoders import Decode
 from fedpriv.attacks.engine import OPTIMIZERS, SCHEDULES, MatchingModule, initial_images, run_matching
 from fedpriv.attacks.labels import infer_labels
 from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS, defense_mask, layer_weights, masked, total_variation
@@ -48,6 +49,13 @@ class OptimizationAttack(Attack):
         adaptive: when the threat model grants the defense's mask of kept entries (``problem.defense.mask``, set
             by gradient pruning), match only those entries of the update; false matches the whole update, as an
             attacker unaware of the defense would.
+        decode: ``none``, or ``mixup``: after inverting, solve the recovered encodings of a mixing defense (Mixup,
+            InstaHide) for the client's private images (:mod:`fedpriv.attacks.decode_stage`).
+        decode_epochs: epochs of the client's encodings the decoder collects (each private image leads one
+            encoding per epoch, so ``decode_epochs`` times the images are inverted). 8 by default: enough for an
+            over-determined system at CPU scale; GradAttack collects 20.
+        decode_mapping: the threat model grants the mapping and weights of every encoding (GradAttack's strong
+            attacker, seed 003's setting); false estimates them from the encodings.
     """
 
     name = "optimization"
@@ -70,7 +78,11 @@ class OptimizationAttack(Attack):
         labels: Annotated[str, OneOf(LABEL_SOURCES)] = "infer",
         parallel: Annotated[int, Range(1, 4096)] = 1,
         adaptive: bool = True,
+        decode: Decode = "none",
+        decode_epochs: Annotated[int, Range(1, 100)] = 8,
+        decode_mapping: bool = True,
     ):
+        self.decode, self.decode_epochs, self.decode_mapping = decode, decode_epochs, decode_mapping
         self.iterations, self.restarts = iterations, restarts
         self.adaptive = adaptive
         self.optimizer, self.lr, self.schedule = optimizer, lr, schedule

@@ -45,4 +45,7 @@ def defense_input_problems(defense: Any, *, channels: Optional[int]) -> list[str
 
 
 def combination_problems(values: dict) -> list[str]:
-    return defense_input_problems(values.get("defense"), channels=dataset_channels(values.get("dataset")))
+    from fedpriv.attacks.decode_stage import decode_problems
+
+    return (defense_input_problems(values.get("defense"), channels=dataset_channels(values.get("dataset")))
+            + decode_problems(values))
