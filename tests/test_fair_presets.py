@@ -25,8 +25,10 @@ def _dp_of(preset: str) -> str:
     return preset.split("_table")[0] + "_dp"
 
 
-# One comparison per grid: its augmentation preset, the same preset with no defense, its DP baselines.
-GRIDS = [p for p in PRESETS if "_dp" not in p]
+# One comparison per grid: its augmentation preset, the same preset with no defense, its DP baselines. Seed 003's
+# presets compare defenses among themselves (their arms: conf/seed003_arm), with no DP-SGD baseline.
+GRIDS = [p for p in PRESETS if "_dp" not in p and not p.startswith("seed003")]
+SEED003_ARMS = sorted(p.stem for p in (CONF / "seed003_arm").glob("*.yaml"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -84,3 +86,13 @@ def test_opacus_fix_leaves_the_preset_networks_unchanged():
         assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()), grid
         fixed = DPSGD().adapt_model(model)
         assert [type(m) for m in fixed.modules()] == [type(m) for m in model.modules()], grid
+
+
+@pytest.mark.slow  # composes 11 configs
+def test_seed003_arms_differ_only_in_the_defense_and_decoder():
+    arms = {arm: _arm("seed003_baselines_small", f"+seed003_arm={arm}") for arm in SEED003_ARMS}
+    assert len(arms) == 11
+    shared = ("model", "norm", "width", "training.epochs", "victim.train_epochs")
+    for key in shared:
+        assert len({a[key] for a in arms.values()}) == 1, f"seed003 arms differ in {key}"
+    assert len({(a["defense"]) for a in arms.values()}) == 4  # none, prune, mixup, instahide
