@@ -78,7 +78,6 @@ def test_gradient_inversion_then_decoder_recovers_mixed_digits():
     the decoder turns six epochs of reconstructions into the private digits."""
     from fedpriv.attacks import AttackProblem, InvertingGradients
     from fedpriv.data import Digits
-    from fedpriv.defenses import NoDefense
     from fedpriv.fl import FedSGD
     from fedpriv.models import MLP
 
@@ -90,8 +89,7 @@ def test_gradient_inversion_then_decoder_recovers_mixed_digits():
     model = MLP(in_shape=data.shape, num_classes=10, hidden=64).eval()
     problems = []
     for i in range(len(encoded)):
-        update = FedSGD().shared_update(model, data.normalize(encoded.images[i : i + 1]), encoded.targets[i : i + 1],
-                                        defend_update=NoDefense().defend_update)
+        update = FedSGD().shared_update(model, data.normalize(encoded.images[i : i + 1]), encoded.targets[i : i + 1])
         problems.append(AttackProblem(model=model, update=update, shape=data.shape, num_classes=10,
                                       bounds=data.bounds(), seed=i))
     attack = InvertingGradients(iterations=400, tv_weight=1e-4, labels="optimize", parallel=len(problems))
