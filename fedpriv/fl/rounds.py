@@ -28,7 +28,7 @@ from fedpriv.config.members import hashable
 from fedpriv.data.bundle import DatasetBundle
 from fedpriv.data.targets import other_data
 from fedpriv.defenses.base import Defense, NoDefense, UpdateDefense
-from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep
+from fedpriv.defenses.client import ClientBatch, ClientContext
 from fedpriv.fl.partition import dirichlet_partition, iid_partition, shard_partition
 from fedpriv.training.builders import _dataset_key, build_model
 from fedpriv.training.cache import ModelCache
