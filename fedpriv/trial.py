@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from fedpriv.attacks.base import AttackProblem, ServerKnowledge
+from fedpriv.attacks.convergence import convergence_columns, per_image
 from fedpriv.attacks.decode_stage import decode_targets, score_largest_component, tag_rows
 from fedpriv.config.combinations import defense_input_problems
 from fedpriv.config.validate import ConfigError, validate
@@ -218,6 +219,8 @@ def _attack_targets(cfg, data, batches: list[TargetBatch], protocol, defense, at
         out["labels"].append(labels)
         out["guessed"].append(guessed)
         out["seconds"].append(torch.full((len(labels),), seconds / len(labels)))
+        for key, value in per_image(result.info, len(labels)).items():
+            out.setdefault(key, []).append(value)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
@@ -265,6 +268,7 @@ def _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides,
             "iterations": getattr(attack, "iterations", None), "victim_trained": _victim_trained(cfg),
             "classifier_acc": classifier_meta.get("test_accuracy"), "evaluator_acc": evaluator_meta.get("test_accuracy"),
             "victim_acc": classifier_meta.get("victim_accuracy"),
+            **convergence_columns(attack, images, mask, leak["psnr"]),
         })
     return rows, outcomes
 

@@ -81,6 +81,10 @@ class MatchingModule(L.LightningModule):
         self.joint_penalty = joint_penalty
         self.vectorize = vectorize
         self.final_objective: Optional[Tensor] = None
+        # Per-problem matching objective at the start of every step, kept on the device and stacked at the end
+        # (no synchronisation per step): the convergence curve behind ``converged_at``.
+        self._curve: list[Tensor] = []
+        self.objective_curve: Optional[Tensor] = None
 
     @property
     def targets(self) -> list[Tensor]:
@@ -101,7 +105,8 @@ class MatchingModule(L.LightningModule):
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
     def _step_loss(self) -> Tensor:
-        total, _ = self.losses()
+        total, objective = self.losses()
+        self._last_objective = objective.detach()
         loss = total.sum()
         if self.joint_penalty is not None:
             loss = loss + self.joint_penalty(self.candidate)
@@ -139,9 +144,20 @@ class MatchingModule(L.LightningModule):
             return loss
 
         if self.optimizer_name == "lbfgs":
-            loss = optimizer.step(closure=closure)
+            # L-BFGS evaluates the closure at the current iterate first, then along its line search.
+            calls = []
+
+            def recorded():
+                value = closure()
+                if not calls:
+                    self._curve.append(self._last_objective)
+                calls.append(1)
+                return value
+
+            loss = optimizer.step(closure=recorded)
         else:
             loss = closure()
+            self._curve.append(self._last_objective)
             optimizer.step()
         scheduler = self.lr_schedulers()
         if scheduler is not None:
@@ -154,6 +170,9 @@ class MatchingModule(L.LightningModule):
     def on_train_end(self):
         with torch.enable_grad():
             self.final_objective = self.losses()[1].detach()
+        # Row t: each problem's objective after t steps; the last row is the final objective.
+        self.objective_curve = torch.stack([*self._curve, self.final_objective]).float().cpu()
+        self._curve = []
 
 
 def run_matching(module: MatchingModule, *, device: torch.device, progress: Optional[L.Callback] = None,

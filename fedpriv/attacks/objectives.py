@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-import torch
 from torch import Tensor
 
 Distance = Callable[[Sequence[Tensor], Sequence[Tensor], Sequence[float]], Tensor]

@@ -18,6 +18,7 @@ from torch.func import replace_all_batch_norm_modules_
 
 from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction
 from fedpriv.attacks.decoders import Decode
+from fedpriv.attacks.convergence import SUCCESS_PSNR, converged_at
 from fedpriv.attacks.engine import OPTIMIZERS, SCHEDULES, MatchingModule, initial_images, run_matching
 from fedpriv.attacks.labels import infer_labels
 from fedpriv.attacks.objectives import DISTANCES, LAYER_WEIGHTS, defense_mask, layer_weights, masked, total_variation
@@ -56,6 +57,10 @@ class OptimizationAttack(Attack):
             over-determined system at CPU scale; GradAttack collects 20.
         decode_mapping: the threat model grants the mapping and weights of every encoding (GradAttack's strong
             attacker, seed 003's setting); false estimates them from the encodings.
+        converged_below: the matching objective below which a run counts as converged (DLG's "loss ~0"); results
+            rows report the first iteration below it (of the kept restart), empty if never.
+        success_psnr: PSNR (dB) a converged reconstruction must exceed to count as a success (20 dB: a mean
+            squared pixel error of 0.01).
     """
 
     name = "optimization"
@@ -81,10 +86,13 @@ class OptimizationAttack(Attack):
         decode: Decode = "none",
         decode_epochs: Annotated[int, Range(1, 100)] = 8,
         decode_mapping: bool = True,
+        converged_below: Annotated[float, Range(0, None, low_open=True)] = 1e-3,
+        success_psnr: float = SUCCESS_PSNR,
     ):
         self.decode, self.decode_epochs, self.decode_mapping = decode, decode_epochs, decode_mapping
         self.iterations, self.restarts = iterations, restarts
         self.adaptive = adaptive
+        self.converged_below, self.success_psnr = converged_below, success_psnr
         self.optimizer, self.lr, self.schedule = optimizer, lr, schedule
         self.signed, self.box = signed, box
         self.distance, self.layer_weighting, self.tv_weight = distance, layer_weights, tv_weight
@@ -120,9 +128,11 @@ class OptimizationAttack(Attack):
             bar.close()
         out = []
         for i, problem in enumerate(problems):
-            objective, images, initial, guessed, seconds, restart = best[i]
+            objective, images, initial, guessed, seconds, restart, curve = best[i]
             out.append(Reconstruction(images=images, labels=guessed, loss=objective, initial=initial, info={
-                "attack_seconds": seconds, "best_restart": restart, "iterations": self.iterations * self.restarts}))
+                "attack_seconds": seconds, "best_restart": restart, "iterations": self.iterations * self.restarts,
+                "matching_loss": objective, "converged_at": converged_at(curve, self.converged_below),
+                "objective_curve": curve}))
         return out
 
     @property
@@ -175,9 +185,10 @@ class OptimizationAttack(Attack):
             initial = torch.maximum(torch.minimum(init[k], module.high[0]), module.low[0])
             spent = best[i][4] + seconds if i in best else seconds
             if i not in best or float(final[k]) < best[i][0]:
-                best[i] = (float(final[k]), module.candidate[k].detach().clone(), initial, guessed, spent, r)
+                best[i] = (float(final[k]), module.candidate[k].detach().clone(), initial, guessed, spent, r,
+                           module.objective_curve[:, k])
             else:
-                best[i] = (*best[i][:4], spent, best[i][5])
+                best[i] = (*best[i][:4], spent, *best[i][5:])
 
     def _chunk_module(self, problems, labels, chunk) -> tuple[MatchingModule, Tensor]:
         """The matching module of one chunk of (problem, restart) entries, and its starting candidates."""

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from fedpriv.config.constraints import Injected, OneOf, Range
-from fedpriv.config.members import HYDRA_KEYS, RESERVED, has_component, is_stack, split_members
+from fedpriv.config.members import RESERVED, has_component, is_stack, split_members
 
 
 class ConfigError(ValueError):
@@ -267,7 +267,7 @@ def _type_problem(value: Any, annotation: Any) -> str | None:
     base = origin or annotation
     if base in (list, tuple, typing.Sequence):
         if not isinstance(value, (list, tuple)):
-            return f"has the wrong type; expected a list"
+            return "has the wrong type; expected a list"
         if args and args[-1] is not Ellipsis:
             for item in value:
                 if not isinstance(item, dict) and _type_problem(item, args[0]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import Annotated
 
 from fedpriv.config.constraints import OneOf, Range
 from fedpriv.config.validate import ConfigError

@@ -75,15 +75,27 @@ class Protocol:
     Every protocol can be attacked at round t of a FedAvg run: the keyword arguments below describe that run
     (:class:`~fedpriv.fl.rounds.FederatedRun`); with ``rounds: 0`` the victim is whatever ``victim.*`` says.
 
+    Who the attacker is depends on the federation's size. With three or more clients the attacker is the
+    (honest-but-curious) server: it receives each client's update before aggregation and attacks one of them.
+    With two clients the other client can play the same attack without any server access: it knows the global
+    model before and after a round and its own update, so the difference is the victim's update (up to the
+    aggregation weight of the two clients' data sizes). The shared update the attacks receive is the same either way; what
+    changes is who must be trusted, and secure aggregation (``fl=secagg``) does not protect two clients, since
+    the aggregate minus one's own update is the other's.
+
     Args:
         batch_size: images the target client holds in the attacked round.
         rounds: FedAvg rounds that train the global model before the attacked round.
         num_clients / clients_per_round: the federation's size and the clients the server samples per round
             (null: all of them).
-        partition: how the training split is divided among clients: ``iid``, ``shards`` or ``dirichlet``.
+        partition: how the training split is divided among clients: ``iid``, ``shards``, ``dirichlet`` or
+            ``labels`` (disjoint label sets).
         shards_per_client: single-class shards per client (``shards``; 2 is McMahan et al.'s non-IID split).
         alpha: Dirichlet concentration (``dirichlet``): small is skewed, large is close to IID.
-        round_epochs / round_lr / round_batch_size: the local SGD of each client in the rounds before the attack.
+        labels_per_client: classes each client holds (``labels``); null deals out every class.
+        round_epochs / round_lr / round_batch_size: the local training of each client in the rounds before the
+            attack.
+        round_optimizer: ``sgd`` or ``adam`` for that local training.
     """
 
     name: ClassVar[str] = "protocol"
@@ -103,12 +115,14 @@ class Protocol:
         round_epochs: Annotated[int, Range(1, 1000)] = 1,
         round_lr: Annotated[float, Range(0, None, low_open=True)] = 0.1,
         round_batch_size: Annotated[int, Range(1, 100_000)] = 32,
+        labels_per_client: Annotated[Optional[int], Range(1, 100_000)] = None,
+        round_optimizer: Annotated[str, OneOf(("sgd", "adam"))] = "sgd",
     ):
         self.batch_size = batch_size
         self.federation = FederatedRun(
             rounds=rounds, num_clients=num_clients, clients_per_round=clients_per_round, partition=partition,
             shards_per_client=shards_per_client, alpha=alpha, round_epochs=round_epochs, round_lr=round_lr,
-            round_batch_size=round_batch_size)
+            round_batch_size=round_batch_size, labels_per_client=labels_per_client, round_optimizer=round_optimizer)
 
     @classmethod
     def config_problems(cls, *, rounds: int = 0, num_clients: int = 10, clients_per_round: Optional[int] = None,

@@ -1,4 +1,4 @@
-"""Split a training set among FL clients: IID, by label shards, or by Dirichlet label proportions.
+"""Split a training set among FL clients: IID, by label shards, by disjoint label sets, or by Dirichlet proportions.
 
 Each function takes the training labels and returns one tensor of indices per client. Every index appears in
 exactly one client, and the split depends only on its arguments (``seed`` included), so a sweep that reuses a
@@ -8,7 +8,10 @@ seed reuses the federation. These are the three partitions the FL privacy litera
 - ``shards``: McMahan et al.'s pathological non-IID split; the images of each class are cut into shards and every
   client receives ``shards_per_client`` of them, so it sees at most that many classes (seed 002: 2 per client);
 - ``dirichlet``: each class is spread over the clients in proportions drawn from Dir(alpha) (Hsu et al. 2019);
-  a small alpha gives each class to few clients, a large alpha approaches the IID split.
+  a small alpha gives each class to few clients, a large alpha approaches the IID split;
+- ``labels``: clients hold disjoint label sets (seed 004's non-IID setting): no two clients share a class, so a
+  client's update speaks only of its own classes. Classes left over when ``labels_per_client`` is set belong to
+  no client (the one exception to "every index appears once").
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-PARTITIONS = ("iid", "shards", "dirichlet")
+PARTITIONS = ("iid", "shards", "dirichlet", "labels")
 
 
 def iid_partition(labels: Tensor, num_clients: int, *, seed: int) -> list[Tensor]:
@@ -88,3 +91,24 @@ def dirichlet_partition(labels: Tensor, num_clients: int, *, alpha: float, seed:
             parts[client].append(members[start:end])
             start = end
     return [torch.cat(p) for p in parts]
+
+
+def label_partition(labels: Tensor, num_clients: int, *, labels_per_client: int | None = None,
+                    seed: int) -> list[Tensor]:
+    """Each client holds every image of its own classes, and no class belongs to two clients.
+
+    The classes are shuffled with ``seed`` and dealt out: ``labels_per_client`` each (the rest unused), or, when
+    it is None, all of them in near-equal groups (10 classes over 3 clients: 4, 3 and 3).
+    """
+    classes = labels.unique()
+    needed = num_clients * (labels_per_client or 1)
+    if needed > len(classes):
+        raise ValueError(f"{num_clients} clients x {labels_per_client or 1} labels each need {needed} distinct "
+                         f"classes; the training split has {len(classes)}")
+    generator = torch.Generator().manual_seed(seed)
+    classes = classes[torch.randperm(len(classes), generator=generator)]
+    if labels_per_client is None:
+        groups = list(torch.tensor_split(classes, num_clients))
+    else:
+        groups = [classes[i * labels_per_client:(i + 1) * labels_per_client] for i in range(num_clients)]
+    return [torch.isin(labels, group).nonzero().flatten() for group in groups]

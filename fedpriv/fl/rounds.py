@@ -28,8 +28,8 @@ from fedpriv.config.members import hashable
 from fedpriv.data.bundle import DatasetBundle
 from fedpriv.data.targets import other_data
 from fedpriv.defenses.base import Defense, NoDefense, UpdateDefense
-from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep
-from fedpriv.fl.partition import dirichlet_partition, iid_partition, shard_partition
+from fedpriv.defenses.client import ClientBatch, ClientContext
+from fedpriv.fl.partition import dirichlet_partition, iid_partition, label_partition, shard_partition
 from fedpriv.training.builders import _dataset_key, build_model
 from fedpriv.training.cache import ModelCache
 from fedpriv.training.classifier import predict
@@ -45,9 +45,12 @@ class FederatedRun:
         rounds: FedAvg rounds before the attack; 0 attacks the victim that ``victim.*`` describes.
         num_clients / clients_per_round: clients in the federation, and how many the server samples each round
             (None: every client takes part in every round).
-        partition: ``iid``, ``shards`` (``shards_per_client`` single-class shards each) or ``dirichlet``
-            (class proportions drawn with concentration ``alpha``), see :mod:`fedpriv.fl.partition`.
-        round_epochs / round_lr / round_batch_size: each sampled client's local SGD in those rounds.
+        partition: ``iid``, ``shards`` (``shards_per_client`` single-class shards each), ``dirichlet``
+            (class proportions drawn with concentration ``alpha``) or ``labels`` (disjoint label sets,
+            ``labels_per_client`` each or all classes dealt out), see :mod:`fedpriv.fl.partition`.
+        round_epochs / round_lr / round_batch_size: each sampled client's local training in those rounds.
+        round_optimizer: ``sgd`` or ``adam`` (seed 004 trains its federation with Adam at lr 1e-4). Each client
+            starts a fresh optimiser every round: Adam's moments stay on the client and never reach the server.
     """
 
     rounds: int = 0
@@ -59,6 +62,8 @@ class FederatedRun:
     round_epochs: int = 1
     round_lr: float = 0.1
     round_batch_size: int = 32
+    labels_per_client: Optional[int] = None
+    round_optimizer: str = "sgd"
 
     def clients(self, labels: Tensor, *, seed: int) -> list[Tensor]:
         """Each client's indices into the training split."""
@@ -67,6 +72,8 @@ class FederatedRun:
             "shards": lambda: shard_partition(labels, self.num_clients, shards_per_client=self.shards_per_client,
                                               seed=seed),
             "dirichlet": lambda: dirichlet_partition(labels, self.num_clients, alpha=self.alpha, seed=seed),
+            "labels": lambda: label_partition(labels, self.num_clients, labels_per_client=self.labels_per_client,
+                                              seed=seed),
         }
         return split[self.partition]()
 
@@ -75,9 +82,14 @@ class FederatedRun:
         so e.g. a sweep over ``alpha`` with ``partition=iid`` still trains one model."""
         values = dataclasses.asdict(self)
         values["clients_per_round"] = self.clients_per_round or self.num_clients
-        unused = {"iid": ("alpha", "shards_per_client"), "shards": ("alpha",), "dirichlet": ("shards_per_client",)}
+        unused = {"iid": ("alpha", "shards_per_client"), "shards": ("alpha",), "dirichlet": ("shards_per_client",),
+                  "labels": ("alpha", "shards_per_client")}
         for key in unused[self.partition]:
             del values[key]
+        if self.partition != "labels":
+            del values["labels_per_client"]
+        if self.round_optimizer == "sgd":  # keys of runs trained before the option existed stay valid
+            del values["round_optimizer"]
         return values
 
     def problems(self, train_labels: Tensor) -> list[str]:
@@ -88,6 +100,9 @@ class FederatedRun:
         if self.partition == "shards" and not classes <= self.num_clients * self.shards_per_client <= len(train_labels):
             return [f"fl.num_clients x fl.shards_per_client = {self.num_clients * self.shards_per_client} shards; "
                     f"partition=shards needs between {classes} (one per class) and {len(train_labels)} (one per image)"]
+        if self.partition == "labels" and self.num_clients * (self.labels_per_client or 1) > classes:
+            return [f"fl.num_clients x fl.labels_per_client = {self.num_clients * (self.labels_per_client or 1)} "
+                    f"distinct labels; partition=labels gives every client its own, and there are {classes}"]
         if self.partition == "iid" and self.num_clients > len(train_labels):
             return [f"fl.num_clients={self.num_clients} exceeds the {len(train_labels)} training images"]
         return []
@@ -153,7 +168,8 @@ def _local_sgd(model: nn.Module, data: DatasetBundle, index: Tensor, run: Federa
     # A plain loop, not a Lightning Trainer: a federation builds one local training per client per round, and a
     # Trainer's start-up would cost more than the few steps each client takes.
     model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=run.round_lr)
+    optimizer = (torch.optim.Adam(model.parameters(), lr=run.round_lr) if run.round_optimizer == "adam"
+                 else torch.optim.SGD(model.parameters(), lr=run.round_lr))
     for epoch in range(run.round_epochs):
         order = index[torch.randperm(len(index), generator=generator)]
         for batch in order.split(run.round_batch_size):

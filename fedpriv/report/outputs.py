@@ -15,6 +15,7 @@ from fedpriv.report.montage import montages
 from fedpriv.report.policy import policy_table
 from fedpriv.report.roles import AUGMENTATION, DP, UNDEFENDED
 from fedpriv.report.baseline import DpSetting, dp_settings
+from fedpriv.report.convergence_table import convergence_table
 from fedpriv.report.defense_table import SIMILARITY, defense_table
 from fedpriv.report.settings import DefenseSetting, defense_settings, other_differences
 from fedpriv.report.uncertainty import interval_note, load_image_outcomes, load_image_values
@@ -81,6 +82,9 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     defended = defense_settings(rows)
     similarity = {column: load_image_values(collection.trials, column) for column, _ in SIMILARITY}
     document.tables.append(defense_table(defended, images, similarity))
+    converged = convergence_table(rows)
+    if converged is not None:
+        document.tables.append(converged)
     averaged = other_differences(defended)
     if averaged:
         notes.append(f"trials of one defense setting also differ in {', '.join(averaged)}; the defense settings "

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fedpriv.data.bundle import DatasetBundle, ImageSet
+from fedpriv.data.bundle import DatasetBundle
 from fedpriv.data.targets import other_data
 from fedpriv.defenses.base import Defense, TrainingSetup, UpdateDefense
 from fedpriv.defenses.client import ClientBatch, ClientContext
