@@ -56,4 +56,4 @@ def test_preset_baseline_arm_is_one_override(compose_cfg, cifar10_root, preset):
     if cfg.objective == "advantage":    # needs a DP-SGD run first, as in test_preset_composes_and_validates
         problems = [p for p in problems if not p.startswith("baseline.results:")]
     assert problems == []
-    assert list(cfg.defense) == ["_target_"]
+    assert sorted(cfg.defense) == ["_members_", "_target_"] and list(cfg.defense._members_) == ["none"]
