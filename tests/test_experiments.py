@@ -32,6 +32,7 @@ def test_preset_composes_and_validates(compose_cfg, cifar10_root, preset):
     assert problems == []
 
 
+@pytest.mark.slow
 def test_full_scale_presets_judge_with_a_resnet50_as_the_paper(compose_cfg):
     for preset in [p for p in CIFAR_PRESETS if p.startswith(("seed000", "seed001"))]:    # seed 000's judge
         judge = compose_cfg(f"experiment={preset}").evaluator.model._target_

@@ -19,6 +19,7 @@ def _run(args, tmp_path, cache_dir, timeout=300):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_sweep_writes_one_results_file_per_trial(tmp_path, cache_dir):
     sweep_dir = tmp_path / "multirun" / "demo"
     proc = _run(["-m", "defense=augment", "defense.magnitude=1,5,9", "defense.op=posterize", "attack.iterations=20",

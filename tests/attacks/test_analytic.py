@@ -42,6 +42,7 @@ def test_batch_of_one_is_recovered_exactly(cifar, activation):
         assert torch.equal(rec.labels, y)  # iDLG
 
 
+@pytest.mark.slow
 def test_larger_batches_give_one_estimate_per_image_exact_only_where_a_unit_saw_one_image(cifar):
     torch.manual_seed(0)
     relu = MLP(in_shape=cifar.shape, num_classes=10, activation="relu")
@@ -77,6 +78,7 @@ def test_model_without_a_linear_first_layer_is_refused_naming_model(cifar):
     assert Analytic().prepare_model(mlp, knowledge) is mlp  # an honest-but-curious server changes nothing
 
 
+@pytest.mark.slow
 def test_trial_with_an_mlp_leaks_every_image_exactly(compose_cfg, tmp_path):
     overrides = ["attack=analytic", "model=mlp"]
     output = run_trial(compose_cfg(*overrides), output_dir=tmp_path, overrides=overrides)

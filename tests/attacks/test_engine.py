@@ -31,6 +31,7 @@ def _mean_psnr(data, problems, results):
     return sum(psnr(data.denormalize(r.images), data.denormalize(x)).item() for r, x in zip(results, originals)) / len(results)
 
 
+@pytest.mark.slow
 def test_parallel_equals_sequential_with_adam(problems):
     data, batch = problems
     options = dict(iterations=25, restarts=2, signed=False, labels="given")

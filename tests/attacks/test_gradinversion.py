@@ -79,6 +79,7 @@ class _Spy:
         monkeypatch.setattr(optimization, "run_matching", spy)
 
 
+@pytest.mark.slow
 def test_batchnorm_prior_recovers_more_of_a_batch_of_eight(cifar):
     torch.manual_seed(0)
     model = _with_data_statistics(ConvNet(in_shape=cifar.shape, num_classes=10, width=8), cifar)
@@ -91,6 +92,7 @@ def test_batchnorm_prior_recovers_more_of_a_batch_of_eight(cifar):
     assert quality[0.01] > quality[0.0] + 0.7, quality
 
 
+@pytest.mark.slow
 def test_group_consistency_keeps_the_best_member_and_pulls_restarts_together(cifar, monkeypatch):
     model = _untrained(cifar)
     problem, _ = _problem(cifar, model, torch.tensor([0, 10]), seed=5)
@@ -110,6 +112,7 @@ def test_group_consistency_keeps_the_best_member_and_pulls_restarts_together(cif
     assert spreads[1.0] < 0.5 * spreads[0.0], spreads
 
 
+@pytest.mark.slow
 def test_vectorised_runs_match_one_problem_at_a_time(cifar):
     model = _untrained(cifar)
     problems = [_problem(cifar, model, torch.tensor([i, i + 10]), seed=i)[0] for i in (1, 2)]

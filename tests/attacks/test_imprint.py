@@ -117,6 +117,7 @@ def test_bad_keys_are_named(compose_cfg):
     assert "attack.bins=0" in message and "attack.measurement='contrast'" in message and "brightness" in message
 
 
+@pytest.mark.slow
 def test_trial_recovers_batches_of_eight(compose_cfg, tmp_path):
     overrides = ["attack=imprint", "fl.batch_size=8", "targets.per_class=8", "targets.classes=[0,1,2,3]"]
     output = run_trial(compose_cfg(*overrides), output_dir=tmp_path, overrides=overrides)

@@ -35,6 +35,7 @@ def _attack(data, model, indices, attack):
             for rec, (x, y) in zip(attack.reconstruct_many(problems), originals)]
 
 
+@pytest.mark.slow
 def test_recovers_real_images_far_above_its_random_start(cifar):
     torch.manual_seed(0)
     model = ConvNet(in_shape=cifar.shape, num_classes=10, width=16).eval()

@@ -22,6 +22,7 @@ def _train(defense, epochs=8):
     return train_classifier(net, data, TRAINING, defense, epochs=epochs, seed=0, device=torch.device("cpu"), progress=False)
 
 
+@pytest.mark.slow
 def test_huge_noise_gives_chance_accuracy_and_no_defense_does_not():
     clean = _train(NoDefense())
     private = _train(DPSGD(noise_multiplier=1000.0, max_grad_norm=1.0))
@@ -38,6 +39,7 @@ def test_batchnorm_is_replaced_for_private_training():
     assert "BatchNorm2d" not in kinds and "GroupNorm" in kinds
 
 
+@pytest.mark.slow
 def test_resnet18_trains_privately():
     from fedpriv.models import ResNet18
 

@@ -31,6 +31,7 @@ def test_pruning_99_percent_costs_the_attack_at_least_3_db(data, lenet, undefend
     assert pruned < undefended - 3.0, (undefended, pruned)  # measured: 18.8 -> 8.7 dB
 
 
+@pytest.mark.slow
 def test_adaptive_attack_matching_only_kept_entries_does_at_least_as_well(data, lenet):
     adaptive = mean_psnr(data, lenet, Prune(p=0.9), adaptive=True)
     plain = mean_psnr(data, lenet, Prune(p=0.9), adaptive=False)
@@ -48,6 +49,7 @@ def test_soteria_lowers_leakage_of_dlg_lenet(data, lenet, undefended):
     assert defended < undefended - 3.0, (undefended, defended)  # measured: 18.8 -> 9.0 dB
 
 
+@pytest.mark.slow
 def test_precode_model_leaks_less_than_the_same_model_without_it(data, undefended):
     torch.manual_seed(0)
     model = Precode().adapt_model(LeNet(in_shape=data.shape, num_classes=10))  # same LeNet weights as `lenet`
