@@ -51,6 +51,7 @@ def synthetic_sweep(tmp_path) -> tuple[Path, Path]:
     return aug, dp
 
 
+@pytest.mark.slow
 def test_report_command_writes_every_table_and_figure(synthetic_sweep, tmp_path):
     aug, dp = synthetic_sweep
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
