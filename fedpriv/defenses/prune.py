@@ -36,16 +36,9 @@ def prune_smallest(gradient: Tensor, p: float) -> Tensor:
     return out.view_as(gradient)
 
 
-class Prune(Defense):
-    """Zero the fraction ``p`` of smallest-magnitude entries of every parameter's update, per tensor.
+class FractionDefense(Defense):
+    """An update-side defense set by one fraction ``p`` (of entries or units it removes), acting in training too."""
 
-    Args:
-        p: the fraction pruned in each tensor (seed 002: 0.7 on MNIST and CIFAR-10 with DLG and Inverting
-            Gradients, 0.3 against Imprint; seed 003: 0.9 and 0.99).
-    """
-
-    name = "prune"
-    title = "gradient pruning"
     columns: ClassVar[tuple[str, ...]] = ("p",)
     update_in_training = True
 
@@ -56,7 +49,19 @@ class Prune(Defense):
         return {"p": self.p}
 
     def training_signature(self):
-        return {"prune": self.p}
+        return {self.name: self.p}
+
+
+class Prune(FractionDefense):
+    """Zero the fraction ``p`` of smallest-magnitude entries of every parameter's update, per tensor.
+
+    Args:
+        p: the fraction pruned in each tensor (seed 002: 0.7 on MNIST and CIFAR-10 with DLG and Inverting
+            Gradients, 0.3 against Imprint; seed 003: 0.9 and 0.99).
+    """
+
+    name = "prune"
+    title = "gradient pruning"
 
     def defend_update(self, gradients: list[Tensor], step: ClientStep | None = None) -> list[Tensor]:
         return [prune_smallest(g, self.p) for g in gradients]

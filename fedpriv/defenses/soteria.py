@@ -13,15 +13,13 @@ representations of either sign are scored alike (identical for ReLU and sigmoid 
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from fedpriv.config.constraints import Range
-from fedpriv.defenses.base import Defense
 from fedpriv.defenses.client import ClientStep
+from fedpriv.defenses.prune import FractionDefense
 
 # Units whose input-gradients are computed in one batched backward pass (memory: chunk x batch x input size).
 CHUNK = 64
@@ -75,7 +73,7 @@ def soteria_scores(model: nn.Module, inputs: Tensor) -> Tensor:
     return (norms / (r.detach().abs().T + OFFSET)).sum(1)
 
 
-class Soteria(Defense):
+class Soteria(FractionDefense):
     """Zero the last linear layer's weight-gradient columns of the fraction ``p`` of representation units that
     Soteria's score ranks as most revealing.
 
@@ -91,18 +89,6 @@ class Soteria(Defense):
 
     name = "soteria"
     title = "Soteria"
-    columns: ClassVar[tuple[str, ...]] = ("p",)
-    update_in_training = True
-
-    def __init__(self, *, p: Annotated[float, Range(0, 1)] = 0.9):
-        self.p = float(p)
-
-    def describe(self, class_id=None):
-        return {"p": self.p}
-
-    def training_signature(self):
-        return {"soteria": self.p}
-
     def pruned_units(self, model: nn.Module, inputs: Tensor) -> Tensor:
         """Indices of the representation units whose gradient columns are zeroed for ``inputs``."""
         scores = soteria_scores(model, inputs)
