@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 # Downloads fail at once and the same way on every machine, as on an offline one.
@@ -42,6 +44,7 @@ def test_every_wrong_override_is_listed_at_once(tmp_path, cache_dir):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no outputs/, no multirun/
 
 
+@pytest.mark.slow  # a subprocess sweep
 def test_a_sweep_whose_plan_fails_leaves_no_folder(tmp_path, cache_dir):
     proc = _run(["-m", "defense=augment", "defense.magnitude=1,12"], tmp_path, cache_dir)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Warning" not in proc.stderr
@@ -49,6 +52,7 @@ def test_a_sweep_whose_plan_fails_leaves_no_folder(tmp_path, cache_dir):
     assert not (tmp_path / "multirun").exists()
 
 
+@pytest.mark.slow  # a subprocess sweep
 def test_a_torchvision_dataset_with_its_default_root_offline_is_a_clean_error(tmp_path, cache_dir):
     # HOME moves the default root (~/.cache/fedpriv/data/cifar10) to an empty folder.
     proc = _run(["-m", "dataset=cifar10", "progress=false"], tmp_path, cache_dir, HOME=str(tmp_path))

@@ -36,7 +36,7 @@ def _victim(run, data, cache):
                         cache=cache, device=CPU)
 
 
-@pytest.mark.parametrize("partition", ["iid", "dirichlet"])
+@pytest.mark.parametrize("partition", ["iid", pytest.param("dirichlet", marks=pytest.mark.slow)])
 def test_a_few_rounds_lift_the_global_model_above_chance_and_are_trained_once(digits, tmp_path, monkeypatch,
                                                                                partition):
     cache = ModelCache(tmp_path)
@@ -54,6 +54,7 @@ def test_a_few_rounds_lift_the_global_model_above_chance_and_are_trained_once(di
     assert len(list((tmp_path / "models").glob("fedavg-*.pt"))) == 1
 
 
+@pytest.mark.slow  # a full trial on the round-t model
 def test_the_attacked_update_comes_from_the_round_t_model(compose_cfg, cache_dir, tmp_path, monkeypatch):
     seen = []
     original = FedSGD.shared_update
