@@ -17,6 +17,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+import fedpriv.config.schema  # noqa: F401  (registers the schema the config composes against)
 from fedpriv.attacks import InvertingGradients
 from fedpriv.defenses import NoDefense, Noise, Prune
 from fedpriv.fl.rounds import FederatedRun
