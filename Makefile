@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all test-slow sweep run report bench clean
+.PHONY: help install install-flower test test-all test-slow sweep run report bench clean
 
 help: ## List the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +19,11 @@ install: ## Create $(VENV) with fedpriv and its dev extra, pinned by CONSTRAINTS
 	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) --index-url $(TORCH_INDEX) torch torchvision)
 	$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
 	@$(PY) -c "import fedpriv, torch, torchvision; print('fedpriv', fedpriv.__version__, '| torch', torch.__version__, '| torchvision', torchvision.__version__)"
+
+install-flower: ## Like install, plus the Flower extra (fl.engine=flower, fedpriv.flower), pinned by requirements/constraints-flower.txt
+	$(MAKE) install CONSTRAINTS=requirements/constraints-flower.txt
+	$(PY) -m pip install --quiet -c requirements/constraints-flower.txt -e ".[dev,flower]"
+	@$(PY) -c "import flwr; print('flwr', flwr.__version__)"
 
 test: ## Run the fast test suite (no slow or GPU tests)
 	$(PY) -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from fedpriv.config.constraints import OneOf, Range
 from fedpriv.defenses.base import UpdateDefense
 from fedpriv.fl.partition import PARTITIONS
 from fedpriv.fl.rounds import FederatedRun
+from fedpriv.flower import INSTALL_HINT, flower_available
 
 
 @dataclass
@@ -96,6 +97,8 @@ class Protocol:
         round_epochs / round_lr / round_batch_size: the local training of each client in the rounds before the
             attack.
         round_optimizer: ``sgd`` or ``adam`` for that local training.
+        engine: what runs those rounds: ``inprocess`` (fedpriv's own loop, the default) or ``flower`` (Flower's
+            simulation runtime, ``pip install fedpriv[flower]``; see :mod:`fedpriv.flower.engine`).
     """
 
     name: ClassVar[str] = "protocol"
@@ -117,20 +120,25 @@ class Protocol:
         round_batch_size: Annotated[int, Range(1, 100_000)] = 32,
         labels_per_client: Annotated[Optional[int], Range(1, 100_000)] = None,
         round_optimizer: Annotated[str, OneOf(("sgd", "adam"))] = "sgd",
+        engine: Annotated[str, OneOf(("inprocess", "flower"))] = "inprocess",
     ):
         self.batch_size = batch_size
         self.federation = FederatedRun(
             rounds=rounds, num_clients=num_clients, clients_per_round=clients_per_round, partition=partition,
             shards_per_client=shards_per_client, alpha=alpha, round_epochs=round_epochs, round_lr=round_lr,
-            round_batch_size=round_batch_size, labels_per_client=labels_per_client, round_optimizer=round_optimizer)
+            round_batch_size=round_batch_size, labels_per_client=labels_per_client, round_optimizer=round_optimizer,
+            engine=engine)
 
     @classmethod
     def config_problems(cls, *, rounds: int = 0, num_clients: int = 10, clients_per_round: Optional[int] = None,
-                        **_) -> list[str]:
+                        engine: str = "inprocess", **_) -> list[str]:
         """Checks across keys (the validator prefixes each message with ``fl.``)."""
         if rounds > 0 and clients_per_round is not None and clients_per_round > num_clients:
             return [f"clients_per_round={clients_per_round} exceeds num_clients={num_clients}; the server samples "
                     "the clients of a round from the federation"]
+        if engine == "flower" and not flower_available():
+            return [f"engine=flower needs Flower (flwr), which is not installed: {INSTALL_HINT}; "
+                    "engine=inprocess needs nothing more"]
         return []
 
     def trial_problems(self, *, victim: Any, train_labels: Tensor) -> list[str]:

@@ -51,6 +51,7 @@ class FederatedRun:
         round_epochs / round_lr / round_batch_size: each sampled client's local training in those rounds.
         round_optimizer: ``sgd`` or ``adam`` (seed 004 trains its federation with Adam at lr 1e-4). Each client
             starts a fresh optimiser every round: Adam's moments stay on the client and never reach the server.
+        engine: ``inprocess`` (:func:`train_fedavg`'s loop) or ``flower`` (:mod:`fedpriv.flower.engine`).
     """
 
     rounds: int = 0
@@ -64,6 +65,7 @@ class FederatedRun:
     round_batch_size: int = 32
     labels_per_client: Optional[int] = None
     round_optimizer: str = "sgd"
+    engine: str = "inprocess"
 
     def clients(self, labels: Tensor, *, seed: int) -> list[Tensor]:
         """Each client's indices into the training split."""
@@ -90,6 +92,8 @@ class FederatedRun:
             del values["labels_per_client"]
         if self.round_optimizer == "sgd":  # keys of runs trained before the option existed stay valid
             del values["round_optimizer"]
+        if self.engine == "inprocess":
+            del values["engine"]
         return values
 
     def problems(self, train_labels: Tensor) -> list[str]:
@@ -112,6 +116,10 @@ def train_fedavg(model: nn.Module, data: DatasetBundle, run: FederatedRun, *, se
                  defense: Defense | None = None) -> dict:
     """Train ``model`` in place for ``run.rounds`` rounds of FedAvg, every client running ``defense``; returns
     its test accuracy after each round."""
+    if run.engine == "flower":
+        from fedpriv.flower.engine import train_fedavg_flower
+
+        return train_fedavg_flower(model, data, run, seed=seed, device=device, defense=defense)
     model.to(device)
     clients = run.clients(data.train.labels, seed=seed)
     generator = torch.Generator().manual_seed(seed + 1)
