@@ -64,9 +64,9 @@ def summarize(sweep: Path) -> None:
     overrides = [set(r[0].get("overrides", "").split()) for r in results.values()]
     shared = set.intersection(*overrides) if len(overrides) > 1 else set()
     print(f"### {sweep.name}: {len(trials)} trials\n")
-    print("| setting | n | MA % | AA % [95% CI] | MSE (0-255) | PSNR (dB) | SSIM | LPIPS | floor PSNR | converged % | "
+    print("| setting | n | victim acc % | MA % | AA % [95% CI] | MSE (0-255) | PSNR (dB) | SSIM | LPIPS | floor PSNR | converged % | "
           "median iter | median final loss | s / image |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = []
     for trial in trials:
         rows, images = results[trial], _rows(trial / "images.csv")
@@ -77,17 +77,19 @@ def summarize(sweep: Path) -> None:
         psnr = [_number(i["psnr"]) for i in images]
         ssim = [_number(i["ssim"]) for i in images]
         lpips = [_number(i.get("lpips")) for i in images]
+        victim = _number(rows[0].get("victim_acc"))
+        victim = "–" if victim is None else f"{100 * victim:.0f}"
         floor = sum(_number(r.get("psnr_init")) * int(r["n"]) for r in rows) / max(1, n)
         converged = [_number(r.get("converged")) for r in rows]
         conv = "–" if None in converged else f"{100 * sum(c * int(r['n']) for c, r in zip(converged, rows)) / n:.0f}"
         iters = sorted(v for v in (_number(r.get("converged_iter")) for r in rows) if v is not None)
         losses = sorted(v for v in (_number(r.get("matching_loss")) for r in rows) if v is not None)
         seconds = sum(_number(r["attack_seconds"]) * int(r["n"]) for r in rows) / n
-        lines.append((_setting(rows[0], shared), f"| {_setting(rows[0], shared)} | {n} | {100 * ma:.0f} | "
+        lines.append((_setting(rows[0], shared), f"| {_setting(rows[0], shared)} | {n} | {victim} | {100 * ma:.0f} | "
                       f"{_wilson(aa, n)} | {_mean_ci(mse)} | {_mean_ci(psnr)} | {_mean_ci(ssim)} | {_mean_ci(lpips)} | "
                       f"{floor:.3g} | {conv} | {iters[len(iters) // 2] if iters else 'N/A'} | "
                       f"{losses[len(losses) // 2]:.3g} | {seconds:.3g} |" if losses else
-                      f"| {_setting(rows[0], shared)} | {n} | {100 * ma:.0f} | {_wilson(aa, n)} | {_mean_ci(mse)} | "
+                      f"| {_setting(rows[0], shared)} | {n} | {victim} | {100 * ma:.0f} | {_wilson(aa, n)} | {_mean_ci(mse)} | "
                       f"{_mean_ci(psnr)} | {_mean_ci(ssim)} | {_mean_ci(lpips)} | {floor:.3g} | – | – | – | "
                       f"{seconds:.3g} |"))
     for _, line in sorted(lines):

@@ -15,7 +15,7 @@ from fedpriv.report.convergence_table import _overrides, swept_knobs
 from fedpriv.report.tables import Table
 
 NAME = "leakage_per_knob"
-COLUMNS = (("ma", "MA %", 100), ("aa", "AA %", 100), ("mse255", "MSE (0-255)", 1), ("psnr", "PSNR", 1),
+COLUMNS = (("victim_acc", "victim acc %", 100), ("ma", "MA %", 100), ("aa", "AA %", 100), ("mse255", "MSE (0-255)", 1), ("psnr", "PSNR", 1),
            ("ssim", "SSIM", 1), ("lpips", "LPIPS", 1), ("psnr_init", "floor PSNR", 1))
 
 
