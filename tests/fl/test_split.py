@@ -6,18 +6,23 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fedpriv.config import ConfigError, validate
+from fedpriv.config.combinations import combination_problems
 from fedpriv.fl.split import SplitLearning
 from fedpriv.models import LeNet5
 from fedpriv.trial import run_trial
 from tests.conftest import SHARED
 
 
-def test_gradient_attacks_refuse_split_learning_before_anything_runs(compose_cfg):
-    with pytest.raises(ConfigError) as err:
-        validate(compose_cfg("attack=inverting_gradients", "fl=split", "model=lenet5"))
-    message = str(err.value)
-    assert "attack=inverting_gradients" in message and "fl=split" in message and "attack=decoder" in message
+def test_gradient_attacks_refuse_split_learning_before_anything_runs():
+    # The cross-group checks validate() runs on every composed config before anything is built.
+    fl = {"_target_": "fedpriv.fl.SplitLearning", "cut": "pool1"}
+    problems = combination_problems({"fl": fl, "attack": {"_target_": "fedpriv.attacks.InvertingGradients"}})
+    assert len(problems) == 1
+    assert "attack=inverting_gradients" in problems[0] and "fl=split" in problems[0] and "attack=decoder" in problems[0]
+    assert combination_problems({"fl": fl, "attack": {"_target_": "fedpriv.attacks.GenerativeDecoder"}}) == []
+    wrong = combination_problems({"fl": {"_target_": "fedpriv.fl.FedSGD"},
+                                  "attack": {"_target_": "fedpriv.attacks.GenerativeDecoder"}})
+    assert len(wrong) == 1 and "attack=decoder" in wrong[0] and "fl=fedsgd" in wrong[0]
 
 
 def test_cut_names_a_layer_and_the_client_sends_its_activations():
