@@ -73,7 +73,8 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
 
     data = dataset.load()
     defense.bind(data.classes)
-    model_problems = attack.model_problems(build_model(cfg.model, data, defense, seed=seed), tuple(data.shape))
+    untrained = build_model(cfg.model, data, defense, seed=seed)
+    model_problems = attack.model_problems(untrained, tuple(data.shape)) + protocol.model_problems(untrained)
     model_problems += protocol.trial_problems(victim=cfg.victim, train_labels=data.train.labels)
     # Checked during validation when the dataset declares its channels; here for any dataset, once loaded.
     model_problems += defense_input_problems(OmegaConf.to_container(cfg.defense, resolve=True),
@@ -259,6 +260,7 @@ def _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides,
             "seed": cfg.seed, "class": data.classes[c], "n": n,
             "ma": mean(model_correct), "aa": mean(attack_correct),
             "psnr": mean(leak["psnr"]), "ssim": mean(leak["ssim"]), "lpips": mean(lpips_values), "mse": mean(leak["mse"]),
+            "mse255": mean(leak["mse"]) * 255 ** 2,  # seed 004's scale: squared error of 0-255 pixels
             # The class's worst case: its best-reconstructed image (seed 003 reports leakage per class this way).
             "psnr_max": worst(leak["psnr"], torch.max), "lpips_min": worst(lpips_values, torch.min),
             "epsilon": epsilon, "overrides": " ".join(overrides), "trial_id": trial_id, "class_id": c,

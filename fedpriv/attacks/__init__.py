@@ -5,8 +5,9 @@ from fedpriv.attacks.gradinversion import GradInversion
 from fedpriv.attacks.imprint import Imprint
 from fedpriv.attacks.inverting_gradients import InvertingGradients
 from fedpriv.attacks.optimization import OptimizationAttack
+from fedpriv.attacks.split_attack import ActivationInversion, GenerativeDecoder
 
 __all__ = [
-    "DLG", "Analytic", "Attack", "AttackProblem", "GradInversion", "Imprint", "InvertingGradients", "OptimizationAttack",
+    "DLG", "ActivationInversion", "Analytic", "Attack", "AttackProblem", "GenerativeDecoder", "GradInversion", "Imprint", "InvertingGradients", "OptimizationAttack",
     "Reconstruction", "ServerKnowledge",
 ]

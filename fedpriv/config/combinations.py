@@ -46,6 +46,7 @@ def defense_input_problems(defense: Any, *, channels: Optional[int]) -> list[str
 
 def combination_problems(values: dict) -> list[str]:
     from fedpriv.attacks.decode_stage import decode_problems
+    from fedpriv.fl.split import split_problems
 
     return (defense_input_problems(values.get("defense"), channels=dataset_channels(values.get("dataset")))
-            + decode_problems(values))
+            + decode_problems(values) + split_problems(values))

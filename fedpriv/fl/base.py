@@ -151,6 +151,10 @@ class Protocol:
                                        ("victim.checkpoint", victim.checkpoint)) if value]
         return problems + self.federation.problems(train_labels)
 
+    def model_problems(self, model: nn.Module) -> list[str]:
+        """Conflicts with the attacked architecture (a cut layer it lacks), checked on an untrained copy."""
+        return []
+
     # Images the attacker must reconstruct per shared update (more than batch_size when clients are aggregated).
     @property
     def reconstruct_size(self) -> int:

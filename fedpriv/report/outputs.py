@@ -17,6 +17,7 @@ from fedpriv.report.roles import AUGMENTATION, DP, UNDEFENDED
 from fedpriv.report.baseline import DpSetting, dp_settings
 from fedpriv.report.convergence_table import convergence_table
 from fedpriv.report.defense_table import SIMILARITY, defense_table
+from fedpriv.report.knob_table import knob_leakage_table
 from fedpriv.report.settings import DefenseSetting, defense_settings, other_differences
 from fedpriv.report.uncertainty import interval_note, load_image_outcomes, load_image_values
 from fedpriv.utils.io import atomic_write_text
@@ -85,6 +86,9 @@ def write_report(collection: Collection, baseline: DpSetting | None, out_dir: Pa
     converged = convergence_table(rows)
     if converged is not None:
         document.tables.append(converged)
+    per_knob = knob_leakage_table(rows)
+    if per_knob is not None:
+        document.tables.append(per_knob)
     averaged = other_differences(defended)
     if averaged:
         notes.append(f"trials of one defense setting also differ in {', '.join(averaged)}; the defense settings "
