@@ -67,7 +67,7 @@ class MembershipAttack:
     name: ClassVar[str] = "membership"
     models: int = 1
 
-    def __init__(self, *, members: Annotated[int, Range(1, 10_000_000)] = 1000,
+    def __init__(self, *, members: Annotated[int, Range(1, 10_000_000)] = 250,
                  attacker_records: Annotated[Optional[int], Range(2, 10_000_000)] = None,
                  mimic_defense: bool = False):
         self.members = members
