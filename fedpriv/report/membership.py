@@ -17,11 +17,13 @@ from pathlib import Path
 from fedpriv.membership.records import SCORES_FILE, plot_roc, read_scores
 from fedpriv.record import format_rows
 from fedpriv.report.collect import Collection, Trial, override_tokens
+from fedpriv.sweeping.identity import changes_identity
 from fedpriv.utils.io import atomic_write_text
 
 REPORT = "membership.md"
 # The attack's own knobs are not settings of the target: the tables compare attacks across them.
 ATTACK_KEYS = ("attack",)
+SHOWN = ("dataset", "model", "defense")
 
 
 def is_membership(trial: Trial) -> bool:
@@ -36,9 +38,10 @@ def split_membership(collection: Collection) -> tuple[Collection, Collection]:
 
 
 def _setting(row: dict) -> dict[str, object]:
-    """A trial's overrides without the attack's own: what defines the target and its data."""
+    """A trial's overrides without the attack's own and without where things live (data roots, paths): what
+    defines the target and its data. The dataset, model and defense groups are columns of their own."""
     return {k: v for k, v in override_tokens(row.get("overrides") or "")
-            if k and k.split(".")[0] not in ATTACK_KEYS}
+            if k and k.split(".")[0] not in ATTACK_KEYS and k not in SHOWN and changes_identity(k)}
 
 
 def _varying(rows: list[dict]) -> list[str]:
@@ -50,8 +53,8 @@ def _varying(rows: list[dict]) -> list[str]:
 
 def _label(row: dict, knobs: list[str]) -> str:
     setting = _setting(row)
-    shown = [f"{k}={_text(setting.get(k))}" for k in knobs]
-    return " ".join(shown) or f"{row.get('dataset')} {row.get('model')} {row.get('defense')}"
+    shown = [f"{k.split('.')[-1]}={_text(setting.get(k))}" for k in knobs]
+    return " ".join([f"{row.get('dataset')} {row.get('model')} {row.get('defense')}", *shown])
 
 
 def _text(value) -> str:
@@ -84,7 +87,7 @@ def _sort_key(label: str):
     return [(0, float(p)) if re.fullmatch(r"-?\d+(\.\d+)?", p) else (1, p) for p in re.split(r"[= ]", label)]
 
 
-COLUMNS = ("setting", "n", "target train %", "target test %", "epsilon", "attack acc % [95%]", "AUC [95%]",
+COLUMNS = ("setting", "n", "target train %", "target test %", "epsilon", "attack acc % [95% CI]", "AUC [95% CI]",
            "TPR@0.1%FPR %", "TPR@1%FPR %", "loss acc %", "loss AUC", "loss TPR@1%FPR %")
 
 
@@ -121,7 +124,7 @@ def write_membership_report(collection: Collection, out_dir: Path, *, name: str 
            "is on a balanced member/non-member set (50% = chance), with Wilson 95% intervals; AUC with Hanley-"
            "McNeil 95% intervals; TPR at 0.1% and 1% FPR read off the ROC curve (an FPR below 1/n non-members "
            "cannot be resolved). The loss-threshold attack (member when the target's loss is below the reference "
-           "models' mean training loss) is the floor each row shows.", ""]
+           "models' mean training loss) is the floor each row shows. A knob shown as - keeps its preset value.", ""]
     for attack in sorted({r.get("attack", "") for r in rows}):
         mine = [r for r in rows if r.get("attack") == attack]
         doc += [f"## {attack}", "", _markdown(COLUMNS, membership_table(mine, knobs)), ""]
@@ -142,12 +145,12 @@ def write_membership_report(collection: Collection, out_dir: Path, *, name: str 
             if "loss_score" in columns and not any(k.startswith("loss") for k in curves):
                 curves[f"loss (AUC {float(row.get('loss_auc') or 'nan'):.3f})"] = (columns["loss_score"], is_member)
         if curves:
-            name = f"roc-{_slug(label)}.png"
-            plot_roc(out_dir / name, curves, title=label)
-            figures.append((label, name))
-            written.append(name)
+            figure = f"roc-{_slug(label)}.png"
+            plot_roc(out_dir / figure, curves, title=label)
+            figures.append((label, figure))
+            written.append(figure)
     if figures:
-        doc += ["## ROC curves (log-log)", ""] + [f"- {label}: ![{label}]({name})" for label, name in figures] + [""]
+        doc += ["## ROC curves (log-log)", ""] + [f"- {label}: ![{label}]({figure})" for label, figure in figures] + [""]
     atomic_write_text(out_dir / name, "\n".join(doc))
     written.append(name)
     return written

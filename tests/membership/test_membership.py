@@ -49,7 +49,9 @@ def _row(compose_cfg, tmp_path, *overrides) -> dict:
 
 @pytest.mark.slow
 def test_overfit_target_leaks_membership_to_shadow_models_and_lira(compose_cfg, tmp_path):
-    shadow = _row(compose_cfg, tmp_path / "shadow", "attack=mia_shadow", "attack.shadow_models=4")
+    # 300 epochs: on 80 shadow records per class, 30 epochs are too few optimiser steps for the classifiers.
+    shadow = _row(compose_cfg, tmp_path / "shadow", "attack=mia_shadow", "attack.shadow_models=4",
+                  "attack.attack_epochs=300")
     lira = _row(compose_cfg, tmp_path / "lira", "attack=mia_lira", "attack.reference_models=4")
     print(f"shadow: acc {shadow['mia_acc']:.3f} AUC {shadow['mia_auc']:.3f}; LiRA: AUC {lira['mia_auc']:.3f} "
           f"TPR@1%FPR {lira['tpr_at_1pct_fpr']:.3f} vs loss {lira['loss_tpr_at_1pct_fpr']:.3f}; target train "
@@ -64,11 +66,11 @@ def test_overfit_target_leaks_membership_to_shadow_models_and_lira(compose_cfg, 
 def test_dpsgd_at_small_epsilon_pushes_the_attack_towards_chance(compose_cfg, tmp_path):
     plain = _row(compose_cfg, tmp_path / "plain", "attack=mia_lira", "attack.reference_models=4")
     private = _row(compose_cfg, tmp_path / "dp", "attack=mia_lira", "attack.reference_models=4", "defense=dpsgd",
-                   "defense.noise_multiplier=2.0")
+                   "defense.noise_multiplier=8.1")
     print(f"LiRA AUC {plain['mia_auc']:.3f} without DP, {private['mia_auc']:.3f} with DP-SGD at epsilon "
           f"{private['epsilon']:.2f}; target test accuracy {plain['target_test_acc']:.3f} -> "
           f"{private['target_test_acc']:.3f}")
-    assert private["epsilon"] < 5
+    assert private["epsilon"] < 2  # sigma 8.1 over 420 local steps at sampling rate 0.16: epsilon 1.75
     assert abs(private["mia_auc"] - 0.5) < 0.05
     assert private["mia_auc"] < plain["mia_auc"] - 0.05
 
