@@ -18,9 +18,16 @@ from torchmetrics.functional.classification import binary_auroc, binary_roc
 LOW_FPRS = {"tpr_at_0.1pct_fpr": 1e-3, "tpr_at_1pct_fpr": 1e-2}
 
 
+def as_unit(scores: Tensor) -> Tensor:
+    """Scores mapped onto [0, 1] by their rank, ties kept: torchmetrics reads scores outside [0, 1] as logits
+    and squashes them with a sigmoid, which ties large scores (a LiRA z of 40 and of 60 both become 1)."""
+    _, rank = torch.unique(scores.detach().cpu().double(), return_inverse=True)
+    return rank.double() / max(int(rank.max()) if len(rank) else 0, 1)
+
+
 def roc_curve(scores: Tensor, is_member: Tensor) -> tuple[Tensor, Tensor]:
     """FPR and TPR at every threshold of ``scores`` (higher: more likely a member)."""
-    fpr, tpr, _ = binary_roc(scores.double(), is_member.long(), thresholds=None)
+    fpr, tpr, _ = binary_roc(as_unit(scores), is_member.long(), thresholds=None)
     return fpr, tpr
 
 
@@ -60,7 +67,7 @@ def membership_metrics(scores: Tensor, is_member: Tensor, decisions: Tensor | No
     # Balanced sets: accuracy at a threshold is the mean of TPR and TNR.
     best = float(((tpr + 1 - fpr) / 2).max())
     acc = best if decisions is None else float((decisions.cpu().bool() == is_member).double().mean())
-    auc = float(binary_auroc(scores, is_member.long()))
+    auc = float(binary_auroc(as_unit(scores), is_member.long()))
     lo, hi = auc_interval(auc, members, non_members)
     acc_lo, acc_hi = accuracy_interval(acc, members + non_members)
     tprs = {(name if prefix == "mia" else f"{prefix}_{name}"): tpr_at(fpr, tpr, level)
