@@ -56,7 +56,8 @@ def plot_roc(path: str | os.PathLike, curves: dict[str, tuple[Tensor, Tensor]], 
         ax.plot(fpr.clamp_min(floor).numpy(), tpr.clamp_min(floor).numpy(), label=label, lw=1.2)
     ax.plot([floor, 1], [floor, 1], ls="--", color="grey", lw=0.8, label="chance")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1), xlabel="false positive rate",
-           ylabel="true positive rate", title=title)
+           ylabel="true positive rate")
+    ax.set_title(title, fontsize=7, wrap=True)
     ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
     with atomic_path(path) as tmp:
