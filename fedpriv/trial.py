@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
@@ -63,6 +63,9 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
     device = resolve_device(cfg.device)
     seed = int(cfg.seed)
     trial_id = trial_identity(cfg)
+    if getattr(get_class(cfg.attack._target_), "family", "reconstruction") == "membership":
+        from fedpriv.membership.trial import run_membership_trial
+        return run_membership_trial(cfg, output_dir=output_dir, overrides=overrides, run_group=run_group)
 
     dataset = _build(cfg.dataset, "dataset")
     protocol = _build(cfg.fl, "fl")

@@ -66,6 +66,7 @@ def _summary(collection: Collection, baseline, out_dir: Path, written: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
+    from fedpriv.report.membership import split_membership, write_membership_report
     from fedpriv.report.outputs import write_report
     from fedpriv.report.setups import choose_baselines, refuse_mixed, split_setups, write_mixed_report
 
@@ -75,20 +76,30 @@ def run(args: argparse.Namespace) -> int:
     if not collection.trials:
         where = ", ".join(str(d) for d in sweep_dirs)
         raise ReportError(f"sweep_dir: no results.csv under {where} (no trial has finished yet, or the wrong folder)")
+    # Membership trials (one row each, no images) get their own tables and ROC figures.
+    collection, membership = split_membership(collection)
+    if not collection.trials:
+        written = write_membership_report(membership, out_dir, name="report.md")
+        print(_summary(membership, None, out_dir, written, []))
+        return 0
     # Refuse mixed setups and choose baselines before writing anything, so no half-made report is left behind.
     setups = split_setups(collection, sweep_dirs)
     if not args.allow_mixed:
         refuse_mixed(setups)
     baselines = choose_baselines(setups, args.baseline)
     sweeps = [str(d) for d in sweep_dirs]
+    extra = []
+    if membership.trials:
+        extra = [f"{len(membership.trials)} membership trial(s) reported in {out_dir / 'membership'}"]
+        write_membership_report(membership, out_dir / "membership")
     if len(setups) == 1:
         written, notes = write_report(collection, baselines[0], out_dir, sweeps=sweeps, setup=setups[0].full_label)
-        print(_summary(collection, baselines[0], out_dir, written, notes))
+        print(_summary(collection, baselines[0], out_dir, written, notes + extra))
     else:
         written, notes = write_mixed_report(collection, setups, baselines, out_dir, sweeps=sweeps)
         notes = [f"{len(setups)} setups, one report each: " + "; ".join(
             f"{s.label} -> {out_dir / s.slug}" for s in setups)] + notes
-        print(_summary(collection, None, out_dir, written, notes))
+        print(_summary(collection, None, out_dir, written, notes + extra))
     return 0
 
 
