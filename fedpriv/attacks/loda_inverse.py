@@ -47,10 +47,13 @@ def residual_loss(r: Tensor, x_hat: Tensor, kkt: bool) -> Tensor:
 def loda_inverse(g: Features, x_hat: Tensor, *, c: float = 1.0, steps: int = 100, lr: float = 0.05,
                  kkt: bool = True) -> Tensor:
     """Estimates of the private images behind obscured images ``x_hat`` (``(N, C, H, W)`` in [0, 1]): Adam on
-    ``x`` from ``x_hat``, clamped to the box after every step."""
+    ``x`` from a uniform grey image, clamped to the box after every step.
+
+    Not from ``x_hat`` itself: ``x = x_hat`` zeroes both terms of the residual, a trivial solution (every image
+    is a stationary point of LODA's objective for itself) that a descent started there never leaves."""
     x_hat = x_hat.detach().float().clone().requires_grad_(True)
     features_hat = g(x_hat)
-    x = x_hat.detach().clone().requires_grad_(True)
+    x = torch.full_like(x_hat.detach(), 0.5).requires_grad_(True)
     optimizer = torch.optim.Adam([x], lr=lr)
     for _ in range(steps):
         optimizer.zero_grad()
