@@ -89,11 +89,11 @@ def test_opacus_fix_leaves_the_preset_networks_unchanged():
         assert [type(m) for m in fixed.modules()] == [type(m) for m in model.modules()], grid
 
 
-@pytest.mark.slow  # composes 11 configs
+@pytest.mark.slow  # composes 17 configs
 def test_seed003_arms_differ_only_in_the_defense_and_decoder():
-    arms = {arm: _arm("seed003_baselines_small", f"+seed003_arm={arm}") for arm in SEED003_ARMS}
-    assert len(arms) == 11
+    arms = {arm: _arm("seed003_small", f"+seed003_arm={arm}") for arm in SEED003_ARMS}
+    assert len(arms) == 17
     shared = ("model", "norm", "width", "training.epochs", "victim.train_epochs")
     for key in shared:
         assert len({a[key] for a in arms.values()}) == 1, f"seed003 arms differ in {key}"
-    assert len({(a["defense"]) for a in arms.values()}) == 4  # none, prune, mixup, instahide
+    assert len({(a["defense"]) for a in arms.values()}) == 5  # none, prune, mixup, instahide, loda

@@ -29,6 +29,12 @@ def decode_problems(values: dict) -> list[str]:
     attack, defense = values.get("attack") or {}, values.get("defense")
     if not isinstance(attack, dict) or attack.get("decode", "none") in (None, "none"):
         return []
+    if attack["decode"] == "loda_inverse":
+        if not _members_of(defense, "fedpriv.defenses.loda.Loda"):
+            name = defense.get("_target_") if isinstance(defense, dict) else defense
+            return [f"attack.decode=loda_inverse undoes LODA, but defense is {name}; allowed: attack.decode=none, "
+                    f"or defense=loda"]
+        return []
     if not mixing_members(defense):
         name = defense.get("_target_") if isinstance(defense, dict) else defense
         return [f"attack.decode={attack['decode']} undoes a mixing defense, but defense is {name}; allowed: "
@@ -42,6 +48,11 @@ def decode_problems(values: dict) -> list[str]:
 
 def mixing_members(defense) -> list[str]:
     """Targets of the members of a defense node that mix images (empty when none does)."""
+    return _members_of(defense, MixingDefense)
+
+
+def _members_of(defense, kind) -> list[str]:
+    """Targets of the members of a defense node whose class is ``kind`` or a subclass (``kind`` may be named)."""
     from hydra.utils import get_object
 
     from fedpriv.config.members import has_component, split_members
@@ -54,7 +65,9 @@ def mixing_members(defense) -> list[str]:
             cls = get_object(member.target)
         except Exception:  # reported by the per-component check
             continue
-        if isinstance(cls, type) and issubclass(cls, MixingDefense):
+        if isinstance(kind, str):
+            kind = get_object(kind)
+        if isinstance(cls, type) and issubclass(cls, kind):
             found.append(member.target)
     return found
 
@@ -79,7 +92,12 @@ def score_largest_component(images: dict[str, Tensor], batches) -> dict[str, Ten
 def decode_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed) -> dict[str, Tensor]:
     """Run the adaptive decoder on the client's target images (see the module); returns the trial's image dict with
     one row per private image: ``reconstruction`` the decoded estimate paired with it, ``defended`` its first
-    epoch's encoding, ``initial`` the inversion of that encoding."""
+    epoch's encoding, ``initial`` the inversion of that encoding. ``attack.decode=loda_inverse`` goes to
+    :func:`fedpriv.attacks.loda_inverse.loda_decode_targets`."""
+    if attack.decode == "loda_inverse":
+        from fedpriv.attacks.loda_inverse import loda_decode_targets
+
+        return loda_decode_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed)
     mixer = mixing_defense(defense)
     index = torch.cat([t.index for t in batches])
     originals = torch.cat([t.originals for t in batches]).float() / 255
@@ -117,10 +135,12 @@ def decode_targets(cfg, data, batches, protocol, defense, attack, victim, device
 
 
 def tag_rows(rows: list[dict], attack, defense) -> list[dict]:
-    """Under a mixing defense, name the decoder in every row, as a defense column, so that a report keeps the
+    """Under a mixing defense or LODA, name the decoder in every row, as a defense column, so that a report keeps the
     decoded arms apart from the gradient-only ones (other defenses' rows are left as they are)."""
+    from fedpriv.attacks.loda_inverse import loda_defense
+
     decode = getattr(attack, "decode", "none")
-    if mixing_defense(defense) is None:
+    if mixing_defense(defense) is None and loda_defense(defense) is None:
         return rows
     for row in rows:
         row["decode"] = decode

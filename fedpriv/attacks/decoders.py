@@ -37,7 +37,7 @@ from fedpriv.attacks.mixing_clusters import (cluster_by_epoch, cluster_greedy, h
 from fedpriv.config.constraints import OneOf
 from fedpriv.defenses.client import DefenseKnowledge
 
-DECODERS = ("none", "mixup")
+DECODERS = ("none", "mixup", "loda_inverse")
 Decode = Annotated[str, OneOf(DECODERS)]
 
 

@@ -51,7 +51,10 @@ class OptimizationAttack(Attack):
             by gradient pruning), match only those entries of the update; false matches the whole update, as an
             attacker unaware of the defense would.
         decode: ``none``, or ``mixup``: after inverting, solve the recovered encodings of a mixing defense (Mixup,
-            InstaHide) for the client's private images (:mod:`fedpriv.attacks.decode_stage`).
+            InstaHide) for the client's private images (:mod:`fedpriv.attacks.decode_stage`); ``loda_inverse``:
+            find the private image the recovered LODA encoding is a stationary point for
+            (:mod:`fedpriv.attacks.loda_inverse`).
+        decode_c / decode_steps / decode_lr: ``loda_inverse``'s guess of LODA's ``c`` and its Adam steps and rate.
         decode_epochs: epochs of the client's encodings the decoder collects (each private image leads one
             encoding per epoch, so ``decode_epochs`` times the images are inverted). 8 by default: enough for an
             over-determined system at CPU scale; GradAttack collects 20.
@@ -86,10 +89,14 @@ class OptimizationAttack(Attack):
         decode: Decode = "none",
         decode_epochs: Annotated[int, Range(1, 100)] = 8,
         decode_mapping: bool = True,
+        decode_c: Annotated[float, Range(0)] = 1.0,
+        decode_steps: Annotated[int, Range(1)] = 100,
+        decode_lr: Annotated[float, Range(0, None, low_open=True)] = 0.05,
         converged_below: Annotated[float, Range(0, None, low_open=True)] = 1e-3,
         success_psnr: float = SUCCESS_PSNR,
     ):
         self.decode, self.decode_epochs, self.decode_mapping = decode, decode_epochs, decode_mapping
+        self.decode_c, self.decode_steps, self.decode_lr = decode_c, decode_steps, decode_lr
         self.iterations, self.restarts = iterations, restarts
         self.adaptive = adaptive
         self.converged_below, self.success_psnr = converged_below, success_psnr

@@ -3,6 +3,7 @@ from fedpriv.defenses.base import Defense, NoDefense, TrainingSetup, UpdateDefen
 from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep, DefenseKnowledge
 from fedpriv.defenses.dpsgd import DPSGD
 from fedpriv.defenses.instahide import InstaHide
+from fedpriv.defenses.loda import Loda
 from fedpriv.defenses.mixup import Mixup
 from fedpriv.defenses.noise import Noise
 from fedpriv.defenses.precode import Precode
@@ -12,6 +13,6 @@ from fedpriv.defenses.stack import DefenseStack, build_defense
 
 __all__ = [
     "Augment", "AugmentPerClass", "ClientBatch", "ClientContext", "ClientStep", "DPSGD", "Defense",
-    "DefenseKnowledge", "DefenseStack", "InstaHide", "Mixup", "NoDefense", "Noise", "Precode", "Prune", "Soteria",
+    "DefenseKnowledge", "DefenseStack", "InstaHide", "Loda", "Mixup", "NoDefense", "Noise", "Precode", "Prune", "Soteria",
     "TrainingSetup", "UpdateDefense", "build_defense",
 ]
