@@ -3,7 +3,7 @@ t-interval, worst case = the best-reconstructed image, paired difference to no d
 images of the batches) and the FedAvg accuracy table, as Markdown for the README.
 
     python experiments/seed002/summarise_concealing.py --utility experiments/seed002/utility \
-        multirun/seed002_mnist_small-* multirun/seed002_mnist_imprint_small-*
+        experiments/seed002/concealing  (copies of the trials' results.csv / images.csv)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def leakage(folders: list[str]) -> None:
           "| all images: PSNR / SSIM |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     table = []
-    for results in sorted(p for folder in folders for p in Path(folder).glob("trial-*/results.csv")):
+    for results in sorted(p for folder in folders for p in Path(folder).glob("*trial-*/results.csv")):
         rows = list(csv.DictReader(results.open()))
         images = list(csv.DictReader((results.parent / "images.csv").open()))
         first = rows[0]
