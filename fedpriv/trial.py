@@ -26,6 +26,7 @@ from fedpriv.data.targets import TargetBatch, defended_batches, resolve_classes
 from fedpriv.defenses import NoDefense, UpdateDefense, build_defense
 from fedpriv.fl.rounds import round_victim
 from fedpriv.metrics import LpipsScorer, image_scores, match_reconstructions
+from fedpriv.metrics.sensitive import all_image_columns, sensitive_subset
 from fedpriv.record import IMAGES_FILE, save_reconstruction_grid, save_samples, write_outcomes, write_results
 from fedpriv.record.results import objective_of, summary_of
 from fedpriv.training.builders import build_model, model_name, trained_model
@@ -114,9 +115,10 @@ def run_trial(cfg: DictConfig, *, output_dir: str | Path, overrides: list[str] |
                 _attack_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed), batches)
         else:
             images = decode_targets(cfg, data, batches, protocol, defense, attack, victim, device, seed)
+        images, all_images, model_correct = sensitive_subset(images, batches, cfg.targets.sensitive, model_correct)
         rows, outcomes = _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides or [],
                                 defense, protocol, attack, classifier_meta, evaluator_meta, model_correct=model_correct)
-        rows = tag_rows(rows, attack, defense)
+        rows = all_image_columns(tag_rows(rows, attack, defense), all_images)
         write_outcomes(output_dir / IMAGES_FILE, outcomes, trial_id=trial_id)
         save_samples(output_dir / "samples.pt", images, limit=cfg.record.grid_images)
         grid_path = None
@@ -188,6 +190,8 @@ def _attack_targets(cfg, data, batches: list[TargetBatch], protocol, defense, at
     population = data.population(device)
     bounds = data.bounds(device)
     problems = []
+    defense.prepare_updates(victim, [data.normalize(t.batch.images).to(device) for t in batches],
+                            [t.batch.targets.to(device) for t in batches], update_defense.generator)
     for number, target in enumerate(batches):
         batch = target.batch
         x = data.normalize(batch.images).to(device)

@@ -32,6 +32,8 @@ class TargetsConfig:
     classes: Optional[list[str]] = None
     # by_class: every shared batch holds images of one class; shuffled: batches mix classes.
     batching: Annotated[str, OneOf(BATCHING)] = "by_class"
+    # Score only the last `sensitive` images of every batch (concealing samples' threat model); null = all.
+    sensitive: Annotated[Optional[int], Range(1)] = None
 
 
 @dataclass

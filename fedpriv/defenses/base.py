@@ -97,6 +97,12 @@ class Defense:
         itself to change nothing."""
         return gradients
 
+    def prepare_updates(self, model: nn.Module, inputs: list[Tensor], targets: list[Tensor],
+                        generator: torch.Generator) -> None:
+        """Called once before a trial computes the shared updates of all its batches (model-space ``inputs``
+        and their ``targets``, one entry per batch), so a defense that optimises something per batch can do it
+        for every batch in one vectorised computation; :meth:`defend_update` then finds the result."""
+
     def training_loss(self, model: nn.Module, outputs: Tensor, targets: Tensor) -> Optional[Tensor]:
         """An extra term added to the training loss of every step where the client trains (None: nothing)."""
         return None

@@ -94,6 +94,10 @@ class DefenseStack(Defense):
                 gradients = member.defend_update(gradients, step)
         return gradients
 
+    def prepare_updates(self, model, inputs, targets, generator) -> None:
+        for member in self.members:
+            member.prepare_updates(model, inputs, targets, generator)
+
     def training_loss(self, model, outputs, targets) -> Optional[Tensor]:
         terms = [t for t in (m.training_loss(model, outputs, targets) for m in self.members) if t is not None]
         return sum(terms[1:], terms[0]) if terms else None

@@ -36,6 +36,8 @@ def trial_identity(cfg: DictConfig) -> str:
     values = OmegaConf.to_container(trial, resolve=True)
     if "defense" in values:  # one defense keeps the identity it had before defenses named their members
         values["defense"] = hashable(values["defense"])
+    if values.get("targets", {}).get("sensitive", 0) is None:  # trials from before the key keep their identity
+        del values["targets"]["sensitive"]
     return stable_hash(without(values, (*NOT_IDENTITY, *LOCATIONS)))
 
 
