@@ -17,7 +17,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from fedpriv.attacks.base import AttackProblem, ServerKnowledge
+from fedpriv.attacks.base import AttackProblem
 from fedpriv.attacks.convergence import convergence_columns, per_image
 from fedpriv.attacks.decode_stage import decode_targets, score_largest_component, tag_rows
 from fedpriv.config.combinations import defense_input_problems
@@ -33,6 +33,7 @@ from fedpriv.training.builders import build_model, model_name, trained_model
 from fedpriv.training.cache import ModelCache, load_weights
 from fedpriv.training.classifier import predict
 from fedpriv.sweeping.identity import trial_identity
+from fedpriv.trial_parts import _accuracy, _labels, _model_correct, _server_knowledge, _victim_trained
 from fedpriv.utils.estimate import announce_trial
 from fedpriv.utils.runtime import resolve_device, set_verbose
 
@@ -161,25 +162,6 @@ def _victim(cfg, data, defense, classifier, common, seed, protocol):
     return victim.train(cfg.victim.mode == "train")
 
 
-PUBLIC_IMAGES = 2048
-
-
-def _server_knowledge(data, device, seed) -> ServerKnowledge:
-    """The server's side information: the task's shapes and a seeded sample of the training split."""
-    pick = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))[:PUBLIC_IMAGES]
-    return ServerKnowledge(shape=tuple(data.shape), num_classes=data.num_classes, bounds=data.bounds(device),
-                           public_images=data.normalize(data.train.images[pick]).to(device), device=device, seed=seed)
-
-
-def _model_correct(classifier, data, batches: list[TargetBatch], device) -> Tensor:
-    """Whether the defended classifier gets each defended input right (MA), in the order of ``batches``."""
-    if not batches:
-        return torch.zeros(0, dtype=torch.bool)
-    defended = data.normalize(torch.cat([b.batch.images for b in batches]))
-    labels = torch.cat([b.batch.labels for b in batches])
-    return predict(classifier, defended, data.normalize, device).cpu() == labels
-
-
 def _attack_targets(cfg, data, batches: list[TargetBatch], protocol, defense, attack, victim, device,
                     seed) -> dict[str, Tensor]:
     """Attack every target batch; returns originals, defended inputs and reconstructions in [0, 1]."""
@@ -280,25 +262,3 @@ def _score(cfg, data, class_ids, images, evaluator, device, trial_id, overrides,
             **convergence_columns(attack, images, mask, leak["psnr"]),
         })
     return rows, outcomes
-
-
-VICTIM_PROBE = 2000
-
-
-def _accuracy(model, data, device) -> float:
-    """Clean test accuracy of the attacked model (on up to 2,000 test images): how trained it is."""
-    images, labels = data.test.images[:VICTIM_PROBE], data.test.labels[:VICTIM_PROBE]
-    return float((predict(model, images, data.normalize, device).cpu() == labels).float().mean())
-
-
-def _labels(cfg, dataset: str, protocol, defense, attack) -> dict:
-    """What a trial is, for loggers: its kind (the defense) and tags to filter on."""
-    described = defense.describe()
-    tags = [dataset, model_name(cfg.model), protocol.name, defense.name, attack.name]
-    tags += [f"{k}={v}" for k, v in described.items() if v not in ("", None)]
-    return {"job_type": defense.name, "tags": tags}
-
-
-def _victim_trained(cfg) -> bool:
-    return bool(cfg.victim.checkpoint) or cfg.victim.train_epochs > 0 or cfg.fl.get("rounds", 0) > 0
-

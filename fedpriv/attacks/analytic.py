@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 from torch.func import functional_call, jvp
 
-from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction, ServerKnowledge
+from fedpriv.attacks.base import Attack, AttackProblem, Reconstruction
 from fedpriv.attacks.labels import idlg_label
 from fedpriv.config.validate import ConfigError
 
