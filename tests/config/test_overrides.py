@@ -24,7 +24,7 @@ def test_hydra_type_errors_unknown_keys_and_value_problems_come_together():
     assert len(problems) == 5, problems
     assert problems[0].startswith("training.lr=abc") and "Float" in problems[0]
     assert problems[1] == ("targets.per_clas=2: unknown key for targets (did you mean per_class?); allowed keys: "
-                           "per_class, fraction, classes, batching")
+                           "per_class, fraction, classes, batching, sensitive")
     assert any(p.startswith("attack.lr='abc' has the wrong type; expected a number") for p in problems)
     assert any(p.startswith("defense.op='blur' is not allowed") and "solarize" in p for p in problems)
     assert any(p.startswith("training.foo: unknown key") and "weight_decay" in p for p in problems)
