@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 import fedpriv.config.schema  # noqa: F401  (registers the schema the config is composed against)
 from fedpriv.defenses import build_defense
-from fedpriv.fl.rounds import _RoundClient, _weighted_average
+from fedpriv.fl.rounds import _RoundClient, _weighted_average, client_epochs
 from fedpriv.fl.sized import fixed_iid_partition, label_share_partition
 from fedpriv.training.builders import build_model
 from fedpriv.training.classifier import predict
@@ -90,18 +89,8 @@ def federated_accuracy(model, data, defense, run: UtilityRun, *, seed: int, devi
 def _local_training(model, data, index, run: UtilityRun, lr: float, generator, device, client) -> None:
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=run.momentum)
-    for epoch in range(run.epochs):
-        order = index[torch.randperm(len(index), generator=generator)]
-        for batch in order.split(run.batch_size):
-            defended = client.batch(batch, index, epoch)
-            x, y = data.normalize(defended.images).to(device), defended.targets.to(device)
-            optimizer.zero_grad()
-            outputs = model(x)
-            loss = F.cross_entropy(outputs, y)
-            extra = client.defense.training_loss(model, outputs, y)
-            (loss if extra is None else loss + extra).backward()
-            client.step(model, x, y)
-            optimizer.step()
+    client_epochs(model, data, index, optimizer, epochs=run.epochs, batch_size=run.batch_size, generator=generator,
+                  device=device, client=client)
 
 
 def compose_defense(spec: str, overrides: list[str]):

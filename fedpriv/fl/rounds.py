@@ -178,9 +178,18 @@ def _local_sgd(model: nn.Module, data: DatasetBundle, index: Tensor, run: Federa
     model.train()
     optimizer = (torch.optim.Adam(model.parameters(), lr=run.round_lr) if run.round_optimizer == "adam"
                  else torch.optim.SGD(model.parameters(), lr=run.round_lr))
-    for epoch in range(run.round_epochs):
+    client_epochs(model, data, index, optimizer, epochs=run.round_epochs, batch_size=run.round_batch_size,
+                  generator=generator, device=device, client=client)
+
+
+def client_epochs(model: nn.Module, data: DatasetBundle, index: Tensor, optimizer: torch.optim.Optimizer, *,
+                  epochs: int, batch_size: int, generator: torch.Generator, device: torch.device,
+                  client: _RoundClient) -> None:
+    """A client's local epochs over its partition ``index``: shuffled mini-batches through the defense's data
+    side, its extra loss term, and its update side on every step's gradients before the optimiser steps."""
+    for epoch in range(epochs):
         order = index[torch.randperm(len(index), generator=generator)]
-        for batch in order.split(run.round_batch_size):
+        for batch in order.split(batch_size):
             defended = client.batch(batch, index, epoch)
             x = data.normalize(defended.images).to(device)
             y = defended.targets.to(device)
