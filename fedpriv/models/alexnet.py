@@ -14,7 +14,7 @@ from torch import nn
 from fedpriv.config.constraints import Range
 from fedpriv.models.common import Activation, InShape, NumClasses, output_numel
 from fedpriv.models.common import activation as make_activation
-from fedpriv.models.lenet5 import Init, Pooling, dlg_init, pool
+from fedpriv.models.lenet5 import Init, Pooling, dlg_init, hidden_head, pool
 
 
 class AlexNetSmall(nn.Module):
@@ -50,11 +50,7 @@ class AlexNetSmall(nn.Module):
                 layers.append(pool(pooling))
                 size //= 2
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.classifier = nn.Sequential(
-            nn.Linear(output_numel(self.features, in_shape), fc_width), make_activation(activation),
-            nn.Linear(fc_width, fc_width), make_activation(activation),
-            nn.Linear(fc_width, num_classes),
-        )
+        self.classifier = hidden_head(output_numel(self.features, in_shape), fc_width, num_classes, activation)
         if init == "uniform":
             dlg_init(self)
 

@@ -31,6 +31,15 @@ def dlg_init(model: nn.Module) -> None:
         nn.init.uniform_(p, -0.5, 0.5)
 
 
+def hidden_head(in_features: int, fc_width: int, num_classes: int, activation: str) -> nn.Sequential:
+    """Seed 004's classifier head: two hidden linear layers of ``fc_width`` units, then the class scores."""
+    return nn.Sequential(
+        nn.Linear(in_features, fc_width), make_activation(activation),
+        nn.Linear(fc_width, fc_width), make_activation(activation),
+        nn.Linear(fc_width, num_classes),
+    )
+
+
 class LeNet5(nn.Module):
     """Two conv + pool stages and two hidden linear layers.
 
@@ -64,11 +73,7 @@ class LeNet5(nn.Module):
             nn.Conv2d(c, c, 5, padding=0 if min(in_shape[1:]) >= 16 else 2), make_activation(activation),
             pool(pooling), nn.Flatten(),
         )
-        self.classifier = nn.Sequential(
-            nn.Linear(output_numel(self.features, in_shape), fc_width), make_activation(activation),
-            nn.Linear(fc_width, fc_width), make_activation(activation),
-            nn.Linear(fc_width, num_classes),
-        )
+        self.classifier = hidden_head(output_numel(self.features, in_shape), fc_width, num_classes, activation)
         if init == "uniform":
             dlg_init(self)
 
