@@ -24,7 +24,7 @@ from torch import Tensor
 from fedpriv.config.constraints import OneOf, Range
 from fedpriv.defenses.base import Defense
 from fedpriv.defenses.client import ClientBatch, ClientContext, ClientStep
-from fedpriv.defenses.concealing_craft import (STARTS, TRIGGERS, CraftSettings, concealing_slots, craft,
+from fedpriv.defenses.concealing_craft import (CRAFT_LABELS, STARTS, TRIGGERS, CraftSettings, concealing_slots, craft,
                                                mean_gradient, mixup_gradient, project_gradient)
 
 
@@ -45,13 +45,17 @@ class Concealing(Defense):
             sensitive image's label.
         margin / eps: the projection's minimum step along the reference gradient and the ridge on its norm (the
             authors' code: 0.5 and 1e-3; 0 and 0 is the paper's plain projection).
+        craft_label: the label of the concealing sample's gradient in the crafting objective: ``own`` (its own
+            label; the authors' code) or ``mixed`` (the lambda-mixed label it carries in the shared gradient,
+            which lets a sample of another class align its whole shared contribution with the sensitive
+            gradient; see :func:`~fedpriv.defenses.concealing_craft.craft`).
         trigger: when the projection applies: ``any_coordinate`` (some entry of g * g_ref is negative; the code),
             ``inner_product`` (<g, g_ref> < 0; the paper), ``never``.
     """
 
     name = "concealing"
     title = "concealing samples"
-    columns: ClassVar[tuple[str, ...]] = ("m", "k", "start", "alpha", "beta", "iterations", "lam")
+    columns: ClassVar[tuple[str, ...]] = ("m", "k", "start", "alpha", "beta", "iterations", "lam", "craft_label")
     update_in_training = True
 
     def __init__(self, *, m: Annotated[int, Range(1, 1024)] = 1, k: Annotated[int, Range(1, 1024)] = 1,
@@ -60,10 +64,11 @@ class Concealing(Defense):
                  iterations: Annotated[int, Range(1, 1_000_000)] = 1000,
                  lr: Annotated[float, Range(0, None, low_open=True)] = 0.1,
                  lam: Annotated[float, Range(0, 1)] = 0.3, margin: Annotated[float, Range(0)] = 0.5,
-                 eps: Annotated[float, Range(0)] = 1e-3, trigger: Annotated[str, OneOf(TRIGGERS)] = "any_coordinate"):
+                 eps: Annotated[float, Range(0)] = 1e-3, trigger: Annotated[str, OneOf(TRIGGERS)] = "any_coordinate",
+                 craft_label: Annotated[str, OneOf(CRAFT_LABELS)] = "own"):
         self.m, self.k, self.start = int(m), int(k), start
         self.settings = CraftSettings(alpha=float(alpha), beta=float(beta), tv_weight=float(tv_weight),
-                                      iterations=int(iterations), lr=float(lr))
+                                      iterations=int(iterations), lr=float(lr), label=craft_label, lam=float(lam))
         self.lam, self.margin, self.eps, self.trigger = float(lam), float(margin), float(eps), trigger
         # The public start swaps images into the batch, which training must see as well.
         self.train_on_defended = start == "public"
@@ -71,12 +76,14 @@ class Concealing(Defense):
 
     def describe(self, class_id=None):
         return {"m": self.m, "k": self.k, "start": self.start, "alpha": self.settings.alpha,
-                "beta": self.settings.beta, "iterations": self.settings.iterations, "lam": self.lam}
+                "beta": self.settings.beta, "iterations": self.settings.iterations, "lam": self.lam,
+                "craft_label": self.settings.label}
 
     def training_signature(self):
         return {self.name: [self.m, self.k, self.start, self.settings.alpha, self.settings.beta,
                             self.settings.tv_weight, self.settings.iterations, self.settings.lr, self.lam,
-                            self.margin, self.eps, self.trigger]}
+                            self.margin, self.eps, self.trigger]
+                + ([self.settings.label] if self.settings.label != "own" else [])}
 
     def defend_batch(self, batch: ClientBatch, context: ClientContext) -> ClientBatch:
         """With ``start=public``: the rows to be concealed are swapped for other images of the client (they

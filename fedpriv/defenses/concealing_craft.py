@@ -23,6 +23,7 @@ from torch.func import functional_call, grad, vmap
 
 TRIGGERS = ("any_coordinate", "inner_product", "never")
 STARTS = ("batch", "noise", "public")
+CRAFT_LABELS = ("own", "mixed")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class CraftSettings:
     iterations: int = 1000
     lr: float = 0.1
     distance_eps: float = 1e-8
+    label: str = "own"
+    lam: float = 0.3
 
 
 def concealing_slots(n: int, m: int, k: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -60,7 +63,8 @@ def _functional(model: nn.Module):
         return F.cross_entropy(functional_call(model, (p, buffers), (x.unsqueeze(0),)), y.unsqueeze(0))
 
     def per_sample(x, y) -> Tensor:
-        """``(N, P)``: each example's gradient over every parameter, flattened."""
+        """``(N, P)``: each example's gradient over every parameter, flattened; ``y`` holds class indices
+        ``(N,)`` or class probabilities ``(N, classes)`` (a mixed label)."""
         grads = vmap(grad(loss_one), in_dims=(None, 0, 0))(params, x, y)
         return torch.cat([grads[name].flatten(1) for name in params], 1)
 
@@ -75,6 +79,12 @@ def total_variation(x: Tensor) -> Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
+def mixed_labels(labels: Tensor, sensitive_labels: Tensor, lam: float, classes: int) -> Tensor:
+    """Class probabilities ``lam`` on each concealing sample's own label and ``1 - lam`` on the label of the
+    image it conceals: the label its loss carries in the shared gradient (loss mixup)."""
+    return lam * F.one_hot(labels, classes).float() + (1 - lam) * F.one_hot(sensitive_labels, classes).float()
+
+
 def craft(model: nn.Module, start: Tensor, labels: Tensor, sensitive: Tensor, sensitive_labels: Tensor,
           owner: Tensor, settings: CraftSettings) -> tuple[Tensor, dict]:
     """Optimise the concealing samples ``start`` (model space, one row per sample, labels ``labels``) so each
@@ -82,9 +92,19 @@ def craft(model: nn.Module, start: Tensor, labels: Tensor, sensitive: Tensor, se
 
     Objective, averaged over samples: ``1 - cos(g(x~), g(x_s)) + alpha / (||x~ - x_s|| + eps) + beta *
     ||f(x~) - f(x_s)||`` plus ``tv_weight * TV(x~)``, minimised by Adam with the learning rate cut tenfold at
-    3/8, 5/8 and 7/8 of the iterations. Runs in eval mode (BatchNorm on its running statistics) so that
-    per-sample gradients are defined. Returns the crafted images and ``{"cosine_start", "cosine"}`` (per sample).
+    3/8, 5/8 and 7/8 of the iterations. ``g(x~)`` is the gradient of the concealing sample's loss on its own
+    label (``settings.label="own"``, the authors' code) or on the mixed label it carries in the shared gradient
+    (``"mixed"``: ``lam`` own, ``1 - lam`` sensitive). With its own label, a sample of another class cannot
+    align the last layer's gradient with the sensitive one's (that layer's gradient is the outer product of
+    the logit error ``softmax - onehot(y)`` and the features, and the two errors point to different classes),
+    so its cosine stays well below 1 when that layer dominates the gradient. Runs in eval mode (BatchNorm on
+    its running statistics) so that per-sample gradients are defined. Returns the crafted images and, per
+    sample, ``cosine_start`` / ``cosine`` (the objective's cosine before and after) and ``shared_cosine_start``
+    / ``shared_cosine`` (the cosine of the sample's contribution to the shared gradient, its mixed-label
+    gradient, to the sensitive image's gradient).
     """
+    if settings.label not in CRAFT_LABELS:
+        raise ValueError(f"label={settings.label!r}; allowed: {', '.join(CRAFT_LABELS)}")
     was_training = model.training
     model.eval()
     try:
@@ -93,9 +113,17 @@ def craft(model: nn.Module, start: Tensor, labels: Tensor, sensitive: Tensor, se
             target_grad = per_sample(sensitive, sensitive_labels)[owner]
             target_logits = logits(sensitive)[owner]
         anchor = sensitive[owner]
+        mixed = mixed_labels(labels, sensitive_labels[owner], settings.lam, target_logits.shape[1])
+        objective_labels = mixed if settings.label == "mixed" else labels
+
+        def shared_cosine(x):
+            with torch.no_grad():
+                return F.cosine_similarity(per_sample(x, mixed), target_grad, dim=1)
+
+        shared_start = shared_cosine(start.detach())
 
         def objective(x):
-            cosine = F.cosine_similarity(per_sample(x, labels), target_grad, dim=1)
+            cosine = F.cosine_similarity(per_sample(x, objective_labels), target_grad, dim=1)
             distance = (x - anchor).flatten(1).norm(dim=1)
             logit_gap = (logits(x) - target_logits).norm(dim=1)
             terms = 1 - cosine + settings.alpha / (distance + settings.distance_eps) + settings.beta * logit_gap
@@ -115,10 +143,12 @@ def craft(model: nn.Module, start: Tensor, labels: Tensor, sensitive: Tensor, se
             optimizer.step()
             schedule.step()
         with torch.no_grad():
-            final = F.cosine_similarity(per_sample(x.detach(), labels), target_grad, dim=1)
+            final = F.cosine_similarity(per_sample(x.detach(), objective_labels), target_grad, dim=1)
+        shared = shared_cosine(x.detach())
     finally:
         model.train(was_training)
-    return x.detach(), {"cosine_start": cosine_start, "cosine": final}
+    return x.detach(), {"cosine_start": cosine_start, "cosine": final, "shared_cosine_start": shared_start,
+                        "shared_cosine": shared}
 
 
 def mixup_gradient(model: nn.Module, inputs: Tensor, targets: Tensor, slots: Tensor, mixed_labels: Tensor,
