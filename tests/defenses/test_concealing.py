@@ -1,5 +1,5 @@
 """Concealing samples: the projection, config errors, and on real MNIST / CIFAR-10 images that crafting makes the
-concealing samples' gradients point where the sensitive image's does and that DLG recovers less of it."""
+concealing samples' gradients point where the sensitive image's does and that DLG recovers far less of it."""
 
 from __future__ import annotations
 
@@ -57,34 +57,46 @@ def _lenet(seed: int = 0):
 
 
 @pytest.mark.slow
-def test_crafting_raises_the_cosine_to_the_sensitive_gradient_on_mnist(mnist_test_dir):
+def test_crafting_makes_the_shared_contribution_mimic_the_sensitive_gradient_on_mnist(mnist_test_dir):
     images, labels = _mnist(mnist_test_dir, 8)
+    assert (labels[:4] != labels[4:]).all()  # every concealing sample starts from a digit of another class
     model = _lenet()
     owner = torch.arange(4)
-    _, info = craft(model, images[:4], labels[:4], images[4:], labels[4:], owner, CraftSettings(iterations=300))
-    # From about 0 to about 0.6 (T = 300 and T = 1000 alike on these digits); the pixel-distance term keeps the
-    # samples from simply copying the sensitive image, which would reach 1.
-    assert (info["cosine"] > info["cosine_start"] + 0.2).all() and info["cosine"].mean() > 0.5, info
+    _, own = craft(model, images[:4], labels[:4], images[4:], labels[4:], owner, CraftSettings(iterations=300))
+    _, mixed = craft(model, images[:4], labels[:4], images[4:], labels[4:], owner,
+                     CraftSettings(iterations=300, label="mixed"))
+    # Crafted on the mixed label the sample carries into the shared gradient, its contribution points where the
+    # sensitive image's gradient does (measured: 0.999; 0.97 at the start).
+    assert (mixed["shared_cosine"] > 0.9).all() and (mixed["shared_cosine"] > mixed["shared_cosine_start"]).all(), mixed
+    # On its own label (the authors' code) the cosine rises (measured: about 0 -> 0.55) but cannot approach 1: the
+    # last layer holds ~73% of this LeNet's squared gradient norm, and its gradient (logit error x features) points
+    # to another class; the shared contribution then ends below where the mixed crafting takes it.
+    assert (own["cosine"] > own["cosine_start"] + 0.2).all() and own["cosine"].mean() < 0.8, own
+    assert (own["shared_cosine"] < mixed["shared_cosine"]).all(), (own, mixed)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="on the untrained BatchNorm ConvNet the cosine stays where it starts (-0.10 in 100 steps); "
-                          "not understood yet", strict=False)
-def test_crafting_raises_the_cosine_on_cifar(cifar10_root):
+def test_on_the_untrained_cifar_convnet_the_label_not_the_pixels_sets_the_cosine(cifar10_root):
+    """The untrained BatchNorm ConvNet answers every image with an almost uniform softmax, and ~70% of its squared
+    gradient norm sits in the last layer, whose direction the label fixes; crafting moves the pixels (by up to 3-4
+    in model space) but hardly the cosine. Measured, T = 100, width 8: own label -0.26..-0.12 before and after;
+    the shared (mixed-label) contribution 0.90-0.93 before and after."""
     paths = [sorted((cifar10_root / "test" / c).glob("*.jpg"))[0] for c in ("cat", "ship", "frog", "truck")]
     rgb = torch.stack([torch.tensor(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1) for p in paths])
     rgb = rgb.float() / 255
     torch.manual_seed(0)
     net = ConvNet(in_shape=(3, 32, 32), num_classes=10, width=8)
-    _, info = craft(net, rgb[:2], torch.tensor([3, 8]), rgb[2:], torch.tensor([6, 9]), torch.arange(2),
-                    CraftSettings(iterations=100))
-    assert (info["cosine"] > info["cosine_start"] + 0.1).all(), info
+    crafted, info = craft(net, rgb[:2], torch.tensor([3, 8]), rgb[2:], torch.tensor([6, 9]), torch.arange(2),
+                          CraftSettings(iterations=30))
+    assert (crafted - rgb[:2]).abs().max() > 0.5  # the pixels moved
+    assert ((info["cosine"] - info["cosine_start"]).abs() < 0.1).all() and (info["cosine"] < 0.2).all(), info
+    assert (info["shared_cosine"] > 0.8).all(), info
 
 
 @pytest.mark.slow
 def test_concealing_lowers_dlg_psnr_on_the_sensitive_mnist_image(mnist_test_dir):
-    """Batches of 2 real digits, the second sensitive: DLG (the seed's settings) on the undefended and on the
-    concealed gradient of the same batches, scored on the sensitive image after matching."""
+    """Batches of 2 real digits, the second sensitive: DLG (L-BFGS, the true labels given) on the undefended and
+    on the concealed gradient of the same batches, scored on the sensitive image after matching."""
     images, labels = _mnist(mnist_test_dir, 8)
     model = _lenet()
     batches = [(images[i:i + 2], labels[i:i + 2]) for i in range(0, 8, 2)]
@@ -101,14 +113,13 @@ def test_concealing_lowers_dlg_psnr_on_the_sensitive_mnist_image(mnist_test_dir)
             problems.append(AttackProblem(model=model, update=SharedUpdate([g.detach() for g in gradients], 2),
                                           shape=(1, 28, 28), num_classes=10,
                                           bounds=(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1)), labels=y, seed=n))
-        attack = DLG(iterations=1000, optimizer="adam", lr=0.1, schedule="step", labels="given", init="randn",
-                     parallel=len(problems))
+        attack = DLG(iterations=50, labels="given")  # L-BFGS, DLG's own optimiser
         values = []
         for (x, _), result in zip(batches, attack.reconstruct_many(problems)):
             recon = result.images.detach().clamp(0, 1)
             values.append(psnr(recon[match_reconstructions(recon, x)][-1:], x[-1:]).item())
         return sum(values) / len(values)
 
-    # Measured: 6.2 dB undefended, 4.7 dB concealed (the trial-scale run: -2.4 dB over 30 sensitive images).
+    # Measured: 6.2 dB undefended, 4.7 dB concealed (the trial-scale run:    # Measured: 49.5 dB undefended (three of four digits recovered at 48-70 dB), 3.6 dB concealed.
     undefended, concealed = sensitive_psnr(False), sensitive_psnr(True)
-    assert concealed < undefended - 1, (undefended, concealed)
+    assert undefended > 30 and concealed < undefended - 10, (undefended, concealed)
