@@ -51,3 +51,18 @@ def test_sweep_value_composes_validates_and_builds(compose_cfg, preset, override
         assert (cfg.attack.optimizer, cfg.attack.lr, cfg.attack.signed, cfg.attack.labels, cfg.attack.adaptive) == (
             "adam", 0.1, False, "given", False)
         assert cfg.attack.distance == ("euclidean" if choice["attack"] == "seed002_dlg" else "cosine")
+
+
+@pytest.mark.parametrize("preset", ["seed002_mnist_small", "seed002_cifar10_small"])
+def test_concealing_presets_compose_every_attack_and_defense(compose_cfg, preset):
+    """Each value of the concealing grids composes and validates (every attack with the first defense, every
+    defense with the first attack): a typo fails here, not in the middle of an hour's sweep."""
+    params = OmegaConf.load(CONF / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+    attacks, defenses = str(params.attack).split(","), str(params.defense).split(",")
+    root = "dataset.root=../shared/data/" + ("cifar10" if "cifar" in preset else "mnist_split")
+    for attack, defense in [(a, defenses[0]) for a in attacks] + [(attacks[0], d) for d in defenses[1:]]:
+        cfg = compose_cfg(f"experiment={preset}", root, f"attack={attack}", f"defense={defense}")
+        assert config_problems(cfg) == [], (attack, defense)
+        assert cfg.targets.sensitive == 1 and cfg.fl.batch_size == 2
+        if defense.startswith("concealing"):
+            assert build_defense(cfg.defense).settings.label == ("mixed" if defense == "concealing_mixed" else "own")
