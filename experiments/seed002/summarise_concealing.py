@@ -14,8 +14,9 @@ from pathlib import Path
 
 from summarise import mean_interval
 
-ORDER = ["none", "seed002_prune", "seed002_prune_imprint", "gaussian", "laplacian", "seed002_soteria_5",
-         "seed002_soteria_1", "concealing", "concealing_imprint"]
+ORDER = ["none", "seed002_prune", "seed002_prune_imprint", "gaussian", "laplacian", "seed002_gaussian_cifar",
+         "seed002_laplacian_cifar", "seed002_soteria_5", "seed002_soteria_1", "seed002_soteria_90", "concealing",
+         "concealing_mixed", "concealing_imprint"]
 
 
 def leakage(folders: list[str]) -> None:
@@ -24,6 +25,8 @@ def leakage(folders: list[str]) -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     table = []
     for results in sorted(p for folder in folders for p in Path(folder).glob("*trial-*/results.csv")):
+        if not (results.parent / "images.csv").exists():
+            continue
         rows = list(csv.DictReader(results.open()))
         images = list(csv.DictReader((results.parent / "images.csv").open()))
         first = rows[0]
