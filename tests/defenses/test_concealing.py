@@ -12,7 +12,7 @@ from PIL import Image
 
 from fedpriv.attacks import DLG, AttackProblem
 from fedpriv.config.validate import ConfigError, validate
-from fedpriv.defenses import Concealing
+from fedpriv.defenses import Concealing, build_defense
 from fedpriv.defenses.client import ClientStep
 from fedpriv.defenses.concealing_craft import CraftSettings, concealing_slots, craft, project_gradient
 from fedpriv.fl.base import SharedUpdate, batch_gradients
@@ -123,3 +123,19 @@ def test_concealing_lowers_dlg_psnr_on_the_sensitive_mnist_image(mnist_test_dir)
     # Measured: 6.2 dB undefended, 4.7 dB concealed (the trial-scale run:    # Measured: 49.5 dB undefended (three of four digits recovered at 48-70 dB), 3.6 dB concealed.
     undefended, concealed = sensitive_psnr(False), sensitive_psnr(True)
     assert undefended > 30 and concealed < undefended - 10, (undefended, concealed)
+
+
+def test_concealing_then_noise_adds_the_noise_to_the_concealed_gradient(compose_cfg):
+    """Table 3's composition: ``defense=[concealing,noise]`` shares the concealed gradient plus the noise."""
+    cfg = compose_cfg("defense=[concealing,noise]", "defense.iterations=2", "defense.distribution=gaussian",
+                      "defense.scale=0.001")
+    stack, alone = build_defense(cfg.defense), Concealing(iterations=2)
+    assert stack.describe()["iterations"] == 2 and stack.describe()["scale"] == 0.001
+    model = _lenet()
+    x, y = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.tensor([3, 5])
+    step = lambda: ClientStep(model=model, inputs=x, targets=y, generator=torch.Generator().manual_seed(1))
+    gradients = batch_gradients(model, x, y)
+    noisy = torch.cat([g.flatten() for g in stack.defend_update(gradients, step())])
+    concealed = torch.cat([g.flatten() for g in alone.defend_update(gradients, step())])
+    difference = noisy - concealed
+    assert abs(difference.std().item() - 0.001) < 1e-4 and abs(difference.mean().item()) < 1e-4
